@@ -1,0 +1,38 @@
+# Two commands for a newcomer: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint fmt messages clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet ".[dev]"
+	touch $@
+
+# Install, migrate, seed the demo network and serve it with daphne.
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) -m daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+# Install what the tests need and run the whole suite (DATABASE_URL picks PostgreSQL).
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Regenerate and compile the Arabic catalogue (needs GNU gettext; the .mo is committed).
+messages: $(VENV)/.installed
+	$(PY) manage.py makemessages -l ar --ignore=.venv --ignore=tests
+	$(PY) manage.py compilemessages -l ar --ignore=.venv
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,0 +1,26 @@
+"""Form fields that accept the digits people type at the counter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from agents.digits import normalize_digits, normalize_number
+
+
+class DigitsField(forms.CharField):
+    """A code made of digits (national ID, card number, OTP): normalised, spaces removed."""
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value)
+        return normalize_digits(text).replace(" ", "").replace("-", "")
+
+
+class NumberField(forms.IntegerField):
+    """A whole number typed in any of the digit sets."""
+
+    def to_python(self, value: Any) -> int | None:
+        if isinstance(value, str):
+            value = normalize_number(value).replace(",", "")
+        return super().to_python(value)

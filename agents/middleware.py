@@ -1,0 +1,33 @@
+"""Log a person out after a stretch of inactivity at the counter."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+_KEY = "last_seen"
+# Writing the session on every request would cost a write per payment;
+# refreshing the stamp once a minute is precise enough for a 30-minute timeout.
+_REFRESH_EVERY = 60
+
+
+class IdleTimeoutMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = int(time.time())
+            last_seen = request.session.get(_KEY)
+            if last_seen is not None and now - last_seen > settings.SESSION_IDLE_TIMEOUT:
+                logout(request)
+                messages.info(request, _("You were logged out after a period of inactivity."))
+            elif last_seen is None or now - last_seen >= _REFRESH_EVERY:
+                request.session[_KEY] = now
+        return self.get_response(request)

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from agents import views as agent_views
+
+urlpatterns = [
+    path("", agent_views.home, name="home"),
+    path("healthz", agent_views.healthz, name="healthz"),
+    path("accounts/", include("agents.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("counter/", include("counter.urls")),
+    path("float/", include("float_management.urls")),
+    path("dashboard/", include("dashboard.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,3 @@
+"""Websocket routes of the live dashboards."""
+
+websocket_urlpatterns: list = []

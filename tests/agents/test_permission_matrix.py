@@ -1,0 +1,121 @@
+"""Who gets what, for every URL of the project and every persona.
+
+The matrix must name every URL pattern: a new view without a row here fails
+`test_every_url_is_in_the_matrix`, so no page ships without a scope decision.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+ANON = "anonymous"
+PERSONAS = [
+    ANON,
+    "agent_a",
+    "agent_b",
+    "supervisor_a",
+    "regional_a",
+    "regional_other",
+    "head_office",
+    "auditor",
+]
+LOGIN = "login-redirect"
+
+# url name -> (args for reverse, {persona: expected status}); missing personas use "*"
+MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
+    "home": ((), {ANON: LOGIN, "*": 302}),
+    "healthz": ((), {"*": 200}),
+    "login": ((), {ANON: 200, "*": 302}),
+    "logout": ((), {"*": 405}),  # GET is refused: logging out is a POST
+    "set_language": ((), {"*": 302}),  # GET redirects back without changing anything
+    "counter:home": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
+    "dashboard:home": ((), {ANON: LOGIN, "agent_a": 403, "agent_b": 403, "*": 200}),
+    "dashboard:branch": (
+        ("A0001",),
+        {
+            ANON: LOGIN,
+            "agent_a": 403,
+            "agent_b": 403,
+            "supervisor_a": 200,
+            "regional_a": 200,
+            "regional_other": 404,
+            "head_office": 200,
+            "auditor": 200,
+        },
+    ),
+}
+# Django's admin has its own permission system (is_staff + model permissions).
+EXCLUDED_NAMESPACES = {"admin"}
+
+
+def _all_url_names(resolver=None, namespace=""):
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            ns = pattern.namespace
+            if ns in EXCLUDED_NAMESPACES:
+                continue
+            child = f"{namespace}{ns}:" if ns else namespace
+            yield from _all_url_names(pattern, child)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}{pattern.name}"
+
+
+def test_every_url_is_in_the_matrix():
+    assert set(_all_url_names()) == set(MATRIX)
+
+
+CASES = [(name, persona) for name in MATRIX for persona in PERSONAS]
+
+
+@pytest.mark.parametrize(("url_name", "persona"), CASES)
+def test_permission_matrix(client, personas, branch_b, url_name, persona):
+    args, expected_by_persona = MATRIX[url_name]
+    expected = expected_by_persona.get(persona, expected_by_persona.get("*"))
+    if persona != ANON:
+        client.force_login(personas[persona])
+    url = reverse(url_name, args=args)
+    response = client.get(url)
+    if expected == LOGIN:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    else:
+        assert response.status_code == expected, (url, persona)
+
+
+def test_a_branch_supervisor_gets_404_for_another_branch(client, supervisor_a, branch_b):
+    client.force_login(supervisor_a)
+    response = client.get(reverse("dashboard:branch", args=[branch_b.code]))
+    assert response.status_code == 404
+    assert branch_b.name_en.encode() not in response.content
+
+
+def test_a_regional_supervisor_sees_only_branches_of_their_governorate(
+    client, regional_a, branch_a, branch_b
+):
+    client.force_login(regional_a)
+    response = client.get(reverse("dashboard:home"))
+    codes = [b.code for b in response.context["branches"]]
+    assert codes == [branch_a.code]
+
+
+def test_head_office_sees_every_branch(client, head_office, branch_a, branch_b):
+    client.force_login(head_office)
+    response = client.get(reverse("dashboard:home"))
+    assert {b.code for b in response.context["branches"]} == {branch_a.code, branch_b.code}
+
+
+def test_a_user_without_a_profile_is_refused(client, django_user_model):
+    user = django_user_model.objects.create_user("nobody", password="x-pass-123")
+    client.force_login(user)
+    assert client.get(reverse("home")).status_code == 403
+    assert client.get(reverse("dashboard:home")).status_code == 403
+
+
+def test_a_deactivated_user_loses_access_at_once(client, supervisor_a):
+    client.force_login(supervisor_a)
+    assert client.get(reverse("dashboard:home")).status_code == 200
+    supervisor_a.is_active = False
+    supervisor_a.save(update_fields=["is_active"])
+    response = client.get(reverse("dashboard:home"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))

@@ -1,0 +1,49 @@
+"""factory_boy factories for the network and its people."""
+
+import factory
+from django.contrib.auth import get_user_model
+
+from agents.models import Branch, Counter, Governorate, Profile, Role
+
+
+def governorate(code: str) -> Governorate:
+    """Governorates are loaded by a migration; tests pick them by code."""
+    return Governorate.objects.get(code=code)
+
+
+class BranchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Branch
+        django_get_or_create = ["code"]
+
+    code = factory.Sequence(lambda n: f"T{n:05d}")
+    name_ar = factory.Sequence(lambda n: f"مكتب بريد تجريبي {n}")
+    name_en = factory.Sequence(lambda n: f"Test Post Office {n}")
+    governorate = factory.LazyFunction(lambda: governorate("01"))
+    till_cash_limit = 5_000_000
+
+
+class CounterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Counter
+
+    branch = factory.SubFactory(BranchFactory)
+    number = factory.Sequence(lambda n: n + 1)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = "سامي"
+    last_name = "التجريبي"
+    password = factory.django.Password("pass-for-tests")
+
+
+def person(username: str, role: Role, *, branch=None, governorate=None):
+    user = UserFactory(username=username)
+    Profile.objects.create(user=user, role=role, branch=branch, governorate=governorate)
+    return user
