@@ -24,10 +24,47 @@ BRANCHES = [
     ("25001", "25", "مكتب بريد أسيوط الرئيسي", "Asyut Main Post Office", 2, 30_000),
 ]
 
-_FIRST = ["أحمد", "منى", "محمود", "سارة", "خالد", "هالة", "يوسف", "دينا", "طارق", "نرمين",
-          "عمرو", "ريهام", "إبراهيم", "شيماء", "حسام", "أمل", "كريم", "ياسمين", "مصطفى", "نهى"]
-_LAST = ["عبد الرحمن", "السيد", "فهمي", "الشافعي", "منصور", "رضوان", "عثمان", "البنا",
-         "حجازي", "سليمان", "زكي", "النجار", "الجمال", "بدوي", "شلبي", "عطية", "مراد"]
+_FIRST = [
+    "أحمد",
+    "منى",
+    "محمود",
+    "سارة",
+    "خالد",
+    "هالة",
+    "يوسف",
+    "دينا",
+    "طارق",
+    "نرمين",
+    "عمرو",
+    "ريهام",
+    "إبراهيم",
+    "شيماء",
+    "حسام",
+    "أمل",
+    "كريم",
+    "ياسمين",
+    "مصطفى",
+    "نهى",
+]
+_LAST = [
+    "عبد الرحمن",
+    "السيد",
+    "فهمي",
+    "الشافعي",
+    "منصور",
+    "رضوان",
+    "عثمان",
+    "البنا",
+    "حجازي",
+    "سليمان",
+    "زكي",
+    "النجار",
+    "الجمال",
+    "بدوي",
+    "شلبي",
+    "عطية",
+    "مراد",
+]
 
 
 @dataclass
@@ -105,7 +142,9 @@ def seed(ctx: DemoContext) -> None:
         )
         _person(ctx, f"sup.{code}", Role.BRANCH_SUPERVISOR, branch=branch)
         for number in range(1, counters + 1):
-            Counter.objects.update_or_create(branch=branch, number=number, defaults={"is_active": True})
+            Counter.objects.update_or_create(
+                branch=branch, number=number, defaults={"is_active": True}
+            )
             _person(ctx, f"agent.{code}.{number}", Role.AGENT, branch=branch)
     for gov in sorted({b[1] for b in BRANCHES}):
         _person(ctx, f"reg.{gov}", Role.REGIONAL_SUPERVISOR, governorate=governorates[gov])

@@ -15,13 +15,13 @@ class BilingualName(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return self.name
+
     @property
     def name(self) -> str:
         """The name in the active language (Arabic unless English is chosen)."""
         return self.name_en if (get_language() or "ar").startswith("en") else self.name_ar
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Governorate(BilingualName):
@@ -80,7 +80,9 @@ class Counter(models.Model):
         verbose_name_plural = _("counters")
         constraints = [
             models.UniqueConstraint(fields=["branch", "number"], name="counter_number_per_branch"),
-            models.CheckConstraint(condition=models.Q(number__gt=0), name="counter_number_positive"),
+            models.CheckConstraint(
+                condition=models.Q(number__gt=0), name="counter_number_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -156,4 +158,6 @@ class Profile(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user.get_full_name() or self.user.get_username()} ({self.get_role_display()})"
+        return (
+            f"{self.user.get_full_name() or self.user.get_username()} ({self.get_role_display()})"
+        )

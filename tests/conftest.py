@@ -86,9 +86,7 @@ def auditor(db):
 
 
 @pytest.fixture
-def personas(
-    agent_a, agent_b, supervisor_a, regional_a, regional_other, head_office, auditor
-):
+def personas(agent_a, agent_b, supervisor_a, regional_a, regional_other, head_office, auditor):
     return {
         "agent_a": agent_a,
         "agent_b": agent_b,

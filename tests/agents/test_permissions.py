@@ -35,7 +35,10 @@ def test_get_scoped_or_404_hides_other_branches(agent_a, branch_a, branch_b):
 
 
 def test_visible_branches_for_each_role(personas, branch_a, branch_b):
-    seen = {name: set(visible_branches(u).values_list("code", flat=True)) for name, u in personas.items()}
+    seen = {
+        name: set(visible_branches(u).values_list("code", flat=True))
+        for name, u in personas.items()
+    }
     assert seen["agent_a"] == {"A0001"}
     assert seen["agent_b"] == {"B0001"}
     assert seen["supervisor_a"] == {"A0001"}
