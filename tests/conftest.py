@@ -106,3 +106,15 @@ def _clean_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def denominations(db):
+    """EGP notes and coins (from a data migration; re-created after a transactional flush)."""
+    from float_management.models import Denomination
+
+    for value in [20000, 10000, 5000, 2000, 1000, 500, 100]:
+        Denomination.objects.get_or_create(value=value, form="note")
+    for value in [100, 50, 25]:
+        Denomination.objects.get_or_create(value=value, form="coin")
+    return {(d.form, d.value): d for d in Denomination.objects.all()}

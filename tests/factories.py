@@ -7,8 +7,14 @@ from agents.models import Branch, Counter, Governorate, Profile, Role
 
 
 def governorate(code: str) -> Governorate:
-    """Governorates are loaded by a migration; tests pick them by code."""
-    return Governorate.objects.get(code=code)
+    """Governorates come from a data migration; transactional tests flush them, so re-create."""
+    from agents.governorates import BORN_ABROAD, GOVERNORATES
+
+    _, name_ar, name_en = next(g for g in [*GOVERNORATES, BORN_ABROAD] if g[0] == code)
+    gov, _ = Governorate.objects.get_or_create(
+        code=code, defaults={"name_ar": name_ar, "name_en": name_en, "abroad": code == "88"}
+    )
+    return gov
 
 
 class BranchFactory(factory.django.DjangoModelFactory):
