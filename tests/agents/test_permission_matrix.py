@@ -28,6 +28,15 @@ MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
     "logout": ((), {"*": 405}),  # GET is refused: logging out is a POST
     "set_language": ((), {"*": 302}),  # GET redirects back without changing anything
     "counter:home": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
+    "float:session": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
+    # Without an open session the close page sends the agent back to the till page.
+    "float:close": ((), {ANON: LOGIN, "agent_a": 302, "agent_b": 302, "*": 403}),
+    "float:open": ((), {"*": 405}),
+    "float:top_up": ((), {"*": 405}),
+    "float:drop": ((), {"*": 405}),
+    "float:branch": ((), {ANON: LOGIN, "supervisor_a": 200, "*": 403}),
+    "float:vault": ((), {"*": 405}),
+    "float:decide": ((1,), {"*": 405}),
     "dashboard:home": ((), {ANON: LOGIN, "agent_a": 403, "agent_b": 403, "*": 200}),
     "dashboard:branch": (
         ("A0001",),

@@ -1,0 +1,57 @@
+"""Reads of the till's day shared by views and dashboards."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from agents.models import Branch
+from float_management.ledger import vault_account
+from float_management.models import ACTIVE_STATUSES, Request, TillSession
+
+
+def session_active_for(agent) -> TillSession | None:
+    return (
+        TillSession.objects.select_related("account", "counter", "branch")
+        .filter(agent=agent, status__in=ACTIVE_STATUSES)
+        .first()
+    )
+
+
+def session_latest_for(agent) -> TillSession | None:
+    return (
+        TillSession.objects.select_related("account", "counter", "branch")
+        .filter(agent=agent)
+        .order_by("-requested_at", "-pk")
+        .first()
+    )
+
+
+def requests_of_session(session: TillSession) -> QuerySet[Request]:
+    return session.requests.select_related("decision", "decision__decided_by").order_by(
+        "-requested_at", "-pk"
+    )
+
+
+def requests_pending(branch: Branch) -> QuerySet[Request]:
+    return (
+        Request.objects.filter(branch=branch, decision__isnull=True)
+        .select_related("session__agent", "session__counter", "session__account", "requested_by")
+        .order_by("requested_at", "pk")
+    )
+
+
+def sessions_of_branch(branch: Branch) -> QuerySet[TillSession]:
+    """Sessions still active, then the latest closed ones."""
+    return (
+        TillSession.objects.filter(branch=branch)
+        .select_related("agent", "counter", "account")
+        .order_by("-requested_at", "-pk")[:50]
+    )
+
+
+def vault_balance(branch: Branch) -> int:
+    return vault_account(branch).balance
+
+
+def is_active(session: TillSession | None) -> bool:
+    return session is not None and session.status in ACTIVE_STATUSES

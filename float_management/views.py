@@ -1,0 +1,251 @@
+"""The agent's till screens and the supervisor's branch cash screen.
+
+Each action is one small form: with htmx it swaps the panel in place, without
+JavaScript it redirects back to the page (post / redirect / get).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from agents.models import Branch
+from agents.permissions import Action, get_scoped_or_404, require, scope_of
+from float_management import selectors, services
+from float_management.errors import DomainError
+from float_management.forms import (
+    AmountForm,
+    CountForm,
+    DecideForm,
+    OpenSessionForm,
+    VaultMoveForm,
+)
+from float_management.models import Request, SessionStatus
+
+
+def _branch_of(user) -> Branch:
+    return Branch.objects.select_related("governorate").get(pk=scope_of(user).branch_id)
+
+
+# --- Agent -------------------------------------------------------------------
+
+
+def _session_context(request: HttpRequest, **forms) -> dict:
+    branch = _branch_of(request.user)
+    session = selectors.session_active_for(request.user)
+    latest = session or selectors.session_latest_for(request.user)
+    till_state = None
+    if session is not None and session.status == SessionStatus.OPEN:
+        till_state = services.till_state(
+            balance=session.account.balance, limit=branch.till_cash_limit
+        )
+    return {
+        "branch": branch,
+        "session": session,
+        "latest": latest,
+        "till_state": till_state,
+        "requests": selectors.requests_of_session(latest)[:20] if latest else [],
+        "open_form": forms.get("open_form") or OpenSessionForm(branch=branch),
+        "top_up_form": forms.get("top_up_form") or AmountForm(prefix="topup"),
+        "drop_form": forms.get("drop_form") or AmountForm(prefix="drop"),
+    }
+
+
+def _session_response(request: HttpRequest, **forms) -> HttpResponse:
+    template = "float_management/session.html"
+    if request.htmx:
+        template += "#panel"
+    return render(request, template, _session_context(request, **forms))
+
+
+@require_GET
+@require(Action.OPERATE_COUNTER)
+def session_home(request: HttpRequest) -> HttpResponse:
+    return _session_response(request)
+
+
+def _done(request: HttpRequest, message: str) -> HttpResponse:
+    messages.success(request, message)
+    if request.htmx:
+        return _session_response(request)
+    return redirect("float:session")
+
+
+@require_POST
+@require(Action.OPERATE_COUNTER)
+def session_open(request: HttpRequest) -> HttpResponse:
+    form = OpenSessionForm(request.POST, branch=_branch_of(request.user))
+    if form.is_valid():
+        try:
+            services.till_session_request_open(
+                agent=request.user,
+                counter=form.cleaned_data["counter"],
+                amount=form.cleaned_data["amount"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+            return _done(request, _("Opening float requested. A supervisor will approve it."))
+        except DomainError as error:
+            form.add_error(None, str(error))
+    return _session_response(request, open_form=form)
+
+
+def _active_open_session(request: HttpRequest):
+    session = selectors.session_active_for(request.user)
+    if session is None:
+        raise DomainError(_("You have no open till session."))
+    return session
+
+
+@require_POST
+@require(Action.OPERATE_COUNTER)
+def session_top_up(request: HttpRequest) -> HttpResponse:
+    form = AmountForm(request.POST, prefix="topup")
+    if form.is_valid():
+        try:
+            services.float_request_top_up(
+                agent=request.user,
+                session=_active_open_session(request),
+                amount=form.cleaned_data["amount"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+            return _done(request, _("Float top-up requested."))
+        except DomainError as error:
+            form.add_error(None, str(error))
+    return _session_response(request, top_up_form=form)
+
+
+@require_POST
+@require(Action.OPERATE_COUNTER)
+def session_drop(request: HttpRequest) -> HttpResponse:
+    form = AmountForm(request.POST, prefix="drop")
+    if form.is_valid():
+        try:
+            services.cash_drop(
+                agent=request.user,
+                session=_active_open_session(request),
+                amount=form.cleaned_data["amount"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+            return _done(request, _("Cash drop recorded: the cash goes to the vault."))
+        except DomainError as error:
+            form.add_error(None, str(error))
+    return _session_response(request, drop_form=form)
+
+
+@require_http_methods(["GET", "POST"])
+@require(Action.OPERATE_COUNTER)
+def session_close(request: HttpRequest) -> HttpResponse:
+    """The blind count: the agent never sees the expected figure here."""
+    session = selectors.session_active_for(request.user)
+    if session is None or session.status != SessionStatus.OPEN:
+        messages.error(request, _("You have no open till session to close."))
+        return redirect("float:session")
+    form = CountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.till_session_submit_count(
+                agent=request.user,
+                session=session,
+                counts=form.counts(),
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+            messages.success(request, _("Count submitted. A supervisor will sign the close off."))
+            return redirect("float:session")
+        except DomainError as error:
+            form.add_error(None, str(error))
+    return render(request, "float_management/close.html", {"session": session, "form": form})
+
+
+# --- Supervisor --------------------------------------------------------------------
+
+
+def _witnesses(user, branch: Branch):
+    """Who can witness a vault movement: the branch's other active staff."""
+    return (
+        get_user_model()
+        .objects.filter(profile__branch=branch, is_active=True)
+        .exclude(pk=user.pk)
+        .order_by("username")
+    )
+
+
+def _branch_context(request: HttpRequest, **forms) -> dict:
+    branch = _branch_of(request.user)
+    return {
+        "branch": branch,
+        "pending": selectors.requests_pending(branch),
+        "sessions": selectors.sessions_of_branch(branch),
+        "vault_balance": selectors.vault_balance(branch),
+        "decide_form": DecideForm(),
+        "vault_form": forms.get("vault_form")
+        or VaultMoveForm(witnesses=_witnesses(request.user, branch)),
+    }
+
+
+def _branch_response(request: HttpRequest, **forms) -> HttpResponse:
+    template = "float_management/branch.html"
+    if request.htmx:
+        template += "#panel"
+    return render(request, template, _branch_context(request, **forms))
+
+
+@require_GET
+@require(Action.APPROVE)
+def branch_home(request: HttpRequest) -> HttpResponse:
+    return _branch_response(request)
+
+
+@require_POST
+@require(Action.APPROVE)
+def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    pending = get_scoped_or_404(
+        request.user, Request.objects.select_related("branch", "session"), pk=pk
+    )
+    form = DecideForm(request.POST)
+    if form.is_valid():
+        approve = form.cleaned_data["decision"] == "approve"
+        try:
+            services.request_decide(
+                request=pending,
+                supervisor=request.user,
+                approve=approve,
+                reason=form.cleaned_data["reason"],
+            )
+            messages.success(request, _("Approved.") if approve else _("Rejected."))
+        except DomainError as error:
+            messages.error(request, str(error))
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    if request.htmx:
+        return _branch_response(request)
+    return redirect("float:branch")
+
+
+@require_POST
+@require(Action.MANAGE_VAULT)
+def vault_move(request: HttpRequest) -> HttpResponse:
+    branch = _branch_of(request.user)
+    form = VaultMoveForm(request.POST, witnesses=_witnesses(request.user, branch))
+    if form.is_valid():
+        try:
+            services.vault_move(
+                branch=branch,
+                direction=form.cleaned_data["direction"],
+                amount=form.cleaned_data["amount"],
+                handled_by=request.user,
+                witnessed_by=form.cleaned_data["witness"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+            messages.success(request, _("Vault movement recorded."))
+            if request.htmx:
+                return _branch_response(request)
+            return redirect("float:branch")
+        except DomainError as error:
+            form.add_error(None, str(error))
+    return _branch_response(request, vault_form=form)
