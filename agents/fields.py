@@ -18,7 +18,17 @@ class DigitsField(forms.CharField):
 
 
 class NumberField(forms.IntegerField):
-    """A whole number typed in any of the digit sets."""
+    """A whole number typed in any of the digit sets.
+
+    A text input, not type=number: browsers refuse Arabic-Indic digits there.
+    """
+
+    widget = forms.TextInput
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.update({"inputmode": "numeric", "dir": "ltr", "autocomplete": "off"})
+        return attrs
 
     def to_python(self, value: Any) -> int | None:
         if isinstance(value, str):

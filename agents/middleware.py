@@ -9,6 +9,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 _KEY = "last_seen"
@@ -31,3 +33,18 @@ class IdleTimeoutMiddleware:
             elif last_seen is None or now - last_seen >= _REFRESH_EVERY:
                 request.session[_KEY] = now
         return self.get_response(request)
+
+
+class ArabicFirstLocaleMiddleware(LocaleMiddleware):
+    """Arabic unless the person chose English with the switch.
+
+    Counter PCs often run English browsers; the browser's Accept-Language must
+    not decide the counter's language, only the person's own choice (cookie).
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        supported = {code for code, _name in settings.LANGUAGES}
+        language = chosen if chosen in supported else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

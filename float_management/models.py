@@ -148,7 +148,7 @@ class Denomination(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
-        ordering = ["form", "-value"]
+        ordering = ["-value", "-form"]
         verbose_name = _("denomination")
         verbose_name_plural = _("denominations")
         constraints = [

@@ -168,3 +168,9 @@ def test_migrations_match_the_models(db):
     from django.core.management import call_command
 
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_an_english_browser_still_gets_arabic_until_the_person_switches(client, agent_a):
+    client.force_login(agent_a)
+    html = client.get(reverse("counter:home"), headers={"accept-language": "en-US,en"}).content
+    assert b'<html lang="ar" dir="rtl">' in html
