@@ -43,7 +43,7 @@ from float_management.models import (
 )
 from float_management.retry import retry_on_conflict
 
-WARNING_SHARE = 0.8  # of the branch's till limit
+WARNING_PERCENT = 80  # of the branch's till limit
 
 
 def _on_commit_session(session: TillSession) -> None:
@@ -66,7 +66,7 @@ def till_state(*, balance: int, limit: int) -> str:
     """ "normal", "warning" (from 80% of the limit) or "over" (above it)."""
     if balance > limit:
         return "over"
-    if balance * 10 >= limit * int(WARNING_SHARE * 10):
+    if balance * 100 >= limit * WARNING_PERCENT:
         return "warning"
     return "normal"
 
