@@ -50,7 +50,7 @@ def _session_context(request: HttpRequest, **forms) -> dict:
         "till_state": till_state,
         "requests": selectors.requests_of_session(latest)[:20] if latest else [],
         "open_form": forms.get("open_form") or OpenSessionForm(branch=branch),
-        "top_up_form": forms.get("top_up_form") or AmountForm(prefix="topup"),
+        "top_up_form": forms.get("top_up_form") or AmountForm(prefix="top_up"),
         "drop_form": forms.get("drop_form") or AmountForm(prefix="drop"),
     }
 
@@ -100,40 +100,37 @@ def _active_open_session(request: HttpRequest):
     return session
 
 
-@require_POST
-@require(Action.OPERATE_COUNTER)
-def session_top_up(request: HttpRequest) -> HttpResponse:
-    form = AmountForm(request.POST, prefix="topup")
+def _session_amount_action(request: HttpRequest, prefix: str, service, done: str) -> HttpResponse:
+    """A till action that takes one amount: top-up request or cash drop."""
+    form = AmountForm(request.POST, prefix=prefix)
     if form.is_valid():
         try:
-            services.float_request_top_up(
+            service(
                 agent=request.user,
                 session=_active_open_session(request),
                 amount=form.cleaned_data["amount"],
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
-            return _done(request, _("Float top-up requested."))
+            return _done(request, done)
         except DomainError as error:
             form.add_error(None, str(error))
-    return _session_response(request, top_up_form=form)
+    return _session_response(request, **{f"{prefix}_form": form})
+
+
+@require_POST
+@require(Action.OPERATE_COUNTER)
+def session_top_up(request: HttpRequest) -> HttpResponse:
+    return _session_amount_action(
+        request, "top_up", services.float_request_top_up, _("Float top-up requested.")
+    )
 
 
 @require_POST
 @require(Action.OPERATE_COUNTER)
 def session_drop(request: HttpRequest) -> HttpResponse:
-    form = AmountForm(request.POST, prefix="drop")
-    if form.is_valid():
-        try:
-            services.cash_drop(
-                agent=request.user,
-                session=_active_open_session(request),
-                amount=form.cleaned_data["amount"],
-                idempotency_key=form.cleaned_data["idempotency_key"],
-            )
-            return _done(request, _("Cash drop recorded: the cash goes to the vault."))
-        except DomainError as error:
-            form.add_error(None, str(error))
-    return _session_response(request, drop_form=form)
+    return _session_amount_action(
+        request, "drop", services.cash_drop, _("Cash drop recorded: the cash goes to the vault.")
+    )
 
 
 @require_http_methods(["GET", "POST"])

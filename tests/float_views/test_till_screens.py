@@ -220,3 +220,17 @@ def test_state_changing_endpoints_refuse_a_post_without_csrf(agent_a, counter_a)
     )
     assert response.status_code == 403
     assert not TillSession.objects.exists()
+
+
+def test_a_top_up_request_waits_in_the_supervisors_queue(
+    client, agent_a, supervisor_a, open_session
+):
+    client.force_login(agent_a)
+    response = client.post(
+        reverse("float:top_up"), {"top_up-amount": "300", "top_up-idempotency_key": _key()}
+    )
+    assert response.status_code == 302
+    top_up = Request.objects.get(kind="top_up_float")
+    assert top_up.amount == 30_000
+    client.force_login(supervisor_a)
+    assert top_up in client.get(reverse("float:branch")).context["pending"]
