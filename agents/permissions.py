@@ -31,6 +31,8 @@ class Action:
     APPROVE = "approve"  # approve or reject requests of a branch (four eyes)
     MANAGE_VAULT = "manage_vault"  # receive cash from / send cash to the bank
     SETTLE = "settle"  # settle money to the agencies
+    SEE_NATIONAL_ID = "see_national_id"  # unmasked: the agent checking the ID card, auditors
+    UNLOCK_CARD = "unlock_card"  # unlock a prepaid card after wrong PINs
 
 
 _ALLOWED: dict[str, set[str]] = {
@@ -45,6 +47,8 @@ _ALLOWED: dict[str, set[str]] = {
     Action.APPROVE: {Role.BRANCH_SUPERVISOR},
     Action.MANAGE_VAULT: {Role.BRANCH_SUPERVISOR},
     Action.SETTLE: {Role.HEAD_OFFICE},
+    Action.SEE_NATIONAL_ID: {Role.AGENT, Role.AUDITOR},
+    Action.UNLOCK_CARD: {Role.BRANCH_SUPERVISOR},
 }
 
 

@@ -1,0 +1,168 @@
+"""Payments, their fee lines, prepaid service cards and their top-ups."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from agents.models import Branch
+from counter.models.catalog import FeeComponent, FeeSchedule, Service
+from counter.models.citizens import Citizen
+from float_management.models import Account, TillSession, Transfer
+
+
+class PrepaidCard(models.Model):
+    """A service card: its balance is a ledger account that can never go below zero."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        BLOCKED = "blocked", _("Blocked (lost)")
+
+    number = models.CharField(_("card number"), max_length=16, unique=True)
+    citizen = models.ForeignKey(
+        Citizen, on_delete=models.PROTECT, related_name="cards", verbose_name=_("citizen")
+    )
+    account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="card")
+    pin_hash = models.CharField(max_length=128)
+    failed_pin_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_at = models.DateTimeField(_("locked at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.ACTIVE
+    )
+    replaced_by = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaces"
+    )
+    issued_at = models.DateTimeField(default=timezone.now)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    issued_branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("prepaid card")
+        verbose_name_plural = _("prepaid cards")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(number__regex=r"^[0-9]{16}$"), name="card_number_sixteen_digits"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.masked_number
+
+    @property
+    def masked_number(self) -> str:
+        return f"•••• {self.number[-4:]}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+
+class Payment(models.Model):
+    """A government service paid at a counter: one ledger transfer, one receipt."""
+
+    class Method(models.TextChoices):
+        CASH = "cash", _("Cash")
+        CARD = "card", _("Prepaid card")
+
+    reference = models.CharField(_("reference"), max_length=14, unique=True)
+    session = models.ForeignKey(TillSession, on_delete=models.PROTECT, related_name="payments")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="payments")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    citizen = models.ForeignKey(
+        Citizen, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="payments")
+    schedule = models.ForeignKey(FeeSchedule, on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(_("method"), max_length=4, choices=Method.choices)
+    card = models.ForeignKey(
+        PrepaidCard, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    total = models.BigIntegerField(_("total (piastres)"))
+    tendered = models.BigIntegerField(_("tendered (piastres)"), null=True, blank=True)
+    change = models.BigIntegerField(_("change (piastres)"), null=True, blank=True)
+    card_balance_after = models.BigIntegerField(null=True, blank=True)
+    references = models.JSONField(_("reference fields"), default=dict, blank=True)
+    transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="payment")
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    void_transfer = models.OneToOneField(
+        Transfer, on_delete=models.PROTECT, null=True, blank=True, related_name="voided_payment"
+    )
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        indexes = [
+            models.Index(fields=["branch", "created_at"]),
+            models.Index(fields=["session", "created_at"]),
+            models.Index(fields=["service", "created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gt=0), name="payment_total_positive"),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        method="cash",
+                        card__isnull=True,
+                        tendered__gte=models.F("total"),
+                        change=models.F("tendered") - models.F("total"),
+                    )
+                    | Q(
+                        method="card",
+                        card__isnull=False,
+                        tendered__isnull=True,
+                        change__isnull=True,
+                    )
+                ),
+                name="payment_tender_fits_method",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def is_voided(self) -> bool:
+        return self.void_transfer_id is not None
+
+
+class PaymentLine(models.Model):
+    """One fee component of a payment, as charged."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="lines")
+    component = models.ForeignKey(FeeComponent, on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["payment", "component__position", "pk"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="line_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id}: {self.component_id} {self.amount}"
+
+
+class TopUp(models.Model):
+    """Cash taken at the counter onto a prepaid card."""
+
+    reference = models.CharField(_("reference"), max_length=14, unique=True)
+    card = models.ForeignKey(PrepaidCard, on_delete=models.PROTECT, related_name="top_ups")
+    session = models.ForeignKey(TillSession, on_delete=models.PROTECT, related_name="top_ups")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="top_up")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("card top-up")
+        verbose_name_plural = _("card top-ups")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="top_up_positive")]
+
+    def __str__(self) -> str:
+        return self.reference

@@ -1,0 +1,3 @@
+"""Views: catalog."""
+
+urlpatterns: list = []

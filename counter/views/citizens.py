@@ -1,0 +1,3 @@
+"""Views: citizens."""
+
+urlpatterns: list = []

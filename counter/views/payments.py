@@ -1,0 +1,3 @@
+"""Views: payments."""
+
+urlpatterns: list = []
