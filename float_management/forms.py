@@ -21,8 +21,10 @@ class MoneyField(forms.CharField):
         super().__init__(**kwargs)
         self.widget.attrs.update({"inputmode": "decimal", "autocomplete": "off", "dir": "ltr"})
 
-    def clean(self, value: Any) -> int:
+    def clean(self, value: Any) -> int | None:
         text = super().clean(value)
+        if text in self.empty_values:
+            return None  # only reached when the field is optional
         amount = parse_amount(text)
         if amount <= 0:
             raise forms.ValidationError(_("The amount must be more than zero."), code="zero")
@@ -32,7 +34,11 @@ class MoneyField(forms.CharField):
 class KeyedForm(forms.Form):
     """A form that carries the idempotency key made when it was rendered."""
 
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=80)
+    idempotency_key = forms.RegexField(
+        regex=r"^[0-9a-f]{32}$",
+        widget=forms.HiddenInput,
+        error_messages={"invalid": _("This form has expired; open it again.")},
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

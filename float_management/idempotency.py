@@ -52,9 +52,9 @@ def run_once(
         [IdempotencyRecord(key=key, action=action, fingerprint=print_, claim=claim)],
         ignore_conflicts=True,
     )
-    record = IdempotencyRecord.objects.get(key=key)
+    record = IdempotencyRecord.objects.get(action=action, key=key)
     if record.claim != claim:
-        if record.action != action or record.fingerprint != print_:
+        if record.fingerprint != print_:
             raise IdempotencyConflict(
                 _("This request was already made with different details; nothing was posted.")
             )

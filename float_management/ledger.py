@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from agents.models import Branch
 from float_management import signals
-from float_management.errors import InsufficientFunds, InvalidAmount
+from float_management.errors import InsufficientFunds, InvalidAmount, InvalidState
 from float_management.models import (
     NON_NEGATIVE_KINDS,
     Account,
@@ -110,6 +110,8 @@ def transfer_reverse(
     *, transfer: Transfer, created_by, kind: str = TransferKind.REVERSAL, memo: str = ""
 ) -> Transfer:
     """Post the exact opposite of `transfer` (a correction; the original stays)."""
+    if Transfer.objects.filter(reverses=transfer).exists():
+        raise InvalidState(_("This transfer has already been reversed."))
     entries = list(transfer.entries.select_related("account"))
     return transfer_post(
         kind=kind,

@@ -121,7 +121,9 @@ class Entry(models.Model):
 class IdempotencyRecord(models.Model):
     """The first outcome of a request, so a retry with the same key returns it."""
 
-    key = models.CharField(max_length=80, unique=True)
+    # Keys are unique per action: a key sent for one kind of request can never
+    # block another kind (e.g. a client key cannot squat an internal decision key).
+    key = models.CharField(max_length=80)
     action = models.CharField(max_length=40)
     fingerprint = models.CharField(max_length=64)
     claim = models.UUIDField()
@@ -131,6 +133,9 @@ class IdempotencyRecord(models.Model):
     class Meta:
         verbose_name = _("idempotency key")
         verbose_name_plural = _("idempotency keys")
+        constraints = [
+            models.UniqueConstraint(fields=["action", "key"], name="idempotency_key_per_action")
+        ]
 
     def __str__(self) -> str:
         return self.key

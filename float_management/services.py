@@ -7,6 +7,7 @@ Money-moving functions take an idempotency key.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 
 from django.db import IntegrityError, transaction
@@ -167,7 +168,7 @@ def till_session_request_open(
         now = timezone.now()
         account = account_for(
             AccountKind.TILL,
-            f"till:{counter.branch.code}:{counter.number}:{now:%Y%m%d%H%M%S%f}",
+            f"till:{counter.branch.code}:{counter.number}:{uuid.uuid4().hex}",
             branch=counter.branch,
         )
         try:
@@ -242,7 +243,11 @@ def cash_drop(*, agent, session: TillSession, amount: int, idempotency_key: str)
     check_amount(amount)
 
     def work():
-        locked = TillSession.objects.select_for_update().select_related("branch").get(pk=session.pk)
+        locked = (
+            TillSession.objects.select_for_update(of=("self",))
+            .select_related("branch", "account")
+            .get(pk=session.pk)
+        )
         ensure_session_open(locked, agent)
         transfer = transfer_post(
             kind=TransferKind.CASH_DROP,
@@ -440,7 +445,7 @@ def request_decide(
 
     def work() -> Decision:
         locked = (
-            Request.objects.select_for_update()
+            Request.objects.select_for_update(of=("self",))
             .select_related("session__account", "session__branch")
             .get(pk=request.pk)
         )
