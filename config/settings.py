@@ -174,6 +174,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
+# --- Counter rules ----------------------------------------------------------------
+
+SMS_BACKEND = env_str("SMS_BACKEND", "counter.sms.OutboxBackend")
+# Prepaid service cards, in piastres.
+CARD_MAX_BALANCE = env_int("CARD_MAX_BALANCE", 1_000_000, minimum=1)
+CARD_DAILY_TOP_UP_LIMIT = env_int("CARD_DAILY_TOP_UP_LIMIT", 500_000, minimum=1)
+CARD_PIN_TRIES = env_int("CARD_PIN_TRIES", 3, minimum=1)
+
 # --- Security (all on when DEBUG is off; a TLS-terminating proxy is supported) ---
 
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):

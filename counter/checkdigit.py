@@ -23,8 +23,11 @@ def luhn_digit(payload: str) -> str:
 
 
 def luhn_valid(number: str) -> bool:
-    return number.isascii() and number.isdigit() and len(number) >= 2 and (
-        luhn_digit(number[:-1]) == number[-1]
+    return (
+        number.isascii()
+        and number.isdigit()
+        and len(number) >= 2
+        and (luhn_digit(number[:-1]) == number[-1])
     )
 
 
@@ -32,3 +35,12 @@ def random_with_check_digit(length: int, prefix: str = "") -> str:
     """`length` digits: `prefix`, random digits, and a Luhn check digit."""
     body = prefix + "".join(secrets.choice("0123456789") for _ in range(length - len(prefix) - 1))
     return body + luhn_digit(body)
+
+
+def new_reference() -> str:
+    """A receipt reference: twelve digits, the last a Luhn check digit.
+
+    Random rather than sequential, so that references can't be enumerated
+    from one receipt; the UNIQUE constraint catches the rare repeat.
+    """
+    return random_with_check_digit(12)

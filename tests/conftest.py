@@ -118,3 +118,145 @@ def denominations(db):
     for value in [100, 50, 25]:
         Denomination.objects.get_or_create(value=value, form="coin")
     return {(d.form, d.value): d for d in Denomination.objects.all()}
+
+
+# --- The counter's world: a small catalog, a citizen, an open till -----------------
+
+
+@pytest.fixture
+def agency(db):
+    from counter.models import Agency
+
+    return Agency.objects.create(code="LOCAL", name_ar="الوحدة المحلية", name_en="Local unit")
+
+
+@pytest.fixture
+def fixed_service(agency):
+    """A licence renewal: 50.00 agency fee + 3.00 commission + 1.50 stamp duty = 54.50."""
+    import datetime
+
+    from counter.models import FeeComponent, FeeSchedule, ReferenceField, Service
+
+    service = Service.objects.create(
+        code="LIC-RENEW",
+        agency=agency,
+        budget_item="1/2/3/45",
+        name_ar="تجديد رخصة",
+        name_en="Licence renewal",
+    )
+    schedule = FeeSchedule.objects.create(service=service, effective_from=datetime.date(2020, 1, 1))
+    for position, (code, kind, amount) in enumerate(
+        [
+            ("fee", "agency_fee", 5000),
+            ("commission", "commission", 300),
+            ("stamp", "stamp_duty", 150),
+        ]
+    ):
+        FeeComponent.objects.create(
+            schedule=schedule,
+            code=code,
+            kind=kind,
+            amount=amount,
+            position=position,
+            name_ar=code,
+            name_en=code,
+        )
+    ReferenceField.objects.create(
+        service=service,
+        code="licence",
+        label_ar="رقم الرخصة",
+        label_en="Licence number",
+        pattern=r"^[0-9]{6}$",
+    )
+    return service
+
+
+@pytest.fixture
+def bill_service(db):
+    """An electricity bill: any amount from 1 to 20,000 EGP plus 2.00 commission."""
+    import datetime
+
+    from counter.models import Agency, FeeComponent, FeeSchedule, ReferenceField, Service
+
+    power = Agency.objects.create(code="POWER", name_ar="الكهرباء", name_en="Electricity")
+    service = Service.objects.create(
+        code="ELEC-BILL",
+        agency=power,
+        budget_item="9/9/9",
+        amount_kind="variable",
+        min_amount=100,
+        max_amount=2_000_000,
+        requires_citizen=False,
+        name_ar="فاتورة كهرباء",
+        name_en="Electricity bill",
+    )
+    schedule = FeeSchedule.objects.create(service=service, effective_from=datetime.date(2020, 1, 1))
+    FeeComponent.objects.create(
+        schedule=schedule,
+        code="bill",
+        kind="principal",
+        amount=None,
+        position=0,
+        name_ar="قيمة الفاتورة",
+        name_en="Bill",
+    )
+    FeeComponent.objects.create(
+        schedule=schedule,
+        code="commission",
+        kind="commission",
+        amount=200,
+        position=1,
+        name_ar="عمولة",
+        name_en="Commission",
+    )
+    ReferenceField.objects.create(
+        service=service,
+        code="bill",
+        label_ar="رقم الفاتورة",
+        label_en="Bill number",
+        pattern=r"^[0-9]{12}$",
+    )
+    return service
+
+
+@pytest.fixture
+def citizen(agent_a):
+    from django.utils import timezone
+
+    from counter.models import Citizen
+
+    return Citizen.objects.create(
+        national_id="29001010100015",
+        birth_date="1990-01-01",
+        governorate=governorate("01"),
+        sex="M",
+        name_ar="مواطن تجريبي",
+        mobile="+201012345678",
+        mobile_verified_at=timezone.now(),
+        consent_at=timezone.now(),
+        registered_by=agent_a,
+        registered_branch=agent_a.profile.branch,
+    )
+
+
+@pytest.fixture
+def open_till(agent_a, supervisor_a, counter_a, branch_a):
+    """agent_a's till, open with a 1,000.00 EGP float from a stocked vault."""
+    import uuid
+
+    from float_management import services
+
+    services.vault_move(
+        branch=branch_a,
+        direction="in",
+        amount=10_000_000,
+        handled_by=supervisor_a,
+        witnessed_by=agent_a,
+        idempotency_key=uuid.uuid4().hex,
+    )
+    session = services.till_session_request_open(
+        agent=agent_a, counter=counter_a, amount=100_000, idempotency_key=uuid.uuid4().hex
+    )
+    services.request_decide(request=session.requests.get(), supervisor=supervisor_a, approve=True)
+    session.refresh_from_db()
+    return session

@@ -1,3 +1,201 @@
-"""Views: citizens."""
+"""Views: citizens. Find one by national ID or mobile, register one, verify their mobile.
 
-urlpatterns: list = []
+Citizens are national: any agent anywhere finds any citizen. The code panel
+of the citizen's page is one small form per action: with htmx it swaps in
+place, without JavaScript it redirects back to the page (post / redirect / get).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from agents.permissions import Action, can, require
+from counter.forms.citizens import CitizenForm, SendCodeForm, VerifyCodeForm
+from counter.models import Citizen
+from counter.nationalid import LENGTH, mask_national_id, normalize_national_id, parse_national_id
+from counter.phones import parse_egyptian_mobile
+from counter.selectors import citizens as selectors
+from counter.services import citizens as services
+from float_management.errors import DomainError
+
+
+def shown_national_id(user: Any, number: str) -> str:
+    """The whole ID for those who check ID cards (agents, auditors); masked for anyone else."""
+    return number if can(user, Action.SEE_NATIONAL_ID) else mask_national_id(number)
+
+
+# --- Search ----------------------------------------------------------------------
+
+
+def _nobody_found_hint(query: str) -> tuple[str, str]:
+    """What to tell the agent when the search finds nobody, and the ID to register if any."""
+    compact = normalize_national_id(query)
+    if len(compact) == LENGTH and compact.isascii() and compact.isdigit():
+        try:
+            number = parse_national_id(compact).number
+        except ValidationError as error:
+            return error.messages[0], ""
+        return _("No citizen is registered with this national ID."), number
+    try:
+        parse_egyptian_mobile(query)
+    except ValidationError:
+        return _("Type a national ID (14 digits) or a mobile number."), ""
+    return _("No citizen has verified this mobile number. Search by national ID."), ""
+
+
+@require_GET
+@require(Action.OPERATE_COUNTER)
+def citizen_search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    citizens: list[Citizen] = []
+    hint = register_id = ""
+    if query:
+        citizens = list(selectors.citizen_search(query))
+        for citizen in citizens:
+            citizen.shown_national_id = shown_national_id(request.user, citizen.national_id)
+        if not citizens:
+            hint, register_id = _nobody_found_hint(query)
+    template = "counter/citizens/search.html"
+    if request.htmx:
+        template += "#results"
+    context = {"query": query, "citizens": citizens, "hint": hint, "register_id": register_id}
+    return render(request, template, context)
+
+
+# --- Registration ----------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@require(Action.OPERATE_COUNTER)
+def citizen_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = CitizenForm(request.POST)
+        if form.is_valid():
+            try:
+                citizen, created = services.citizen_register(
+                    agent=request.user, **form.cleaned_data
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            except DomainError as error:
+                form.add_error(None, str(error))
+            else:
+                if created:
+                    messages.success(
+                        request, _("Citizen registered. A code was sent by SMS: type it below.")
+                    )
+                else:
+                    messages.info(request, _("This citizen is already registered."))
+                return redirect("counter:citizen_detail", pk=citizen.pk)
+    else:
+        national_id = normalize_national_id(request.GET.get("national_id", ""))[:LENGTH]
+        form = CitizenForm(initial={"national_id": national_id})
+    return render(request, "counter/citizens/new.html", {"form": form})
+
+
+# --- The citizen's page and their code -------------------------------------------
+
+
+def _citizen_or_404(pk: int) -> Citizen:
+    try:
+        return selectors.citizen_detail(pk)
+    except Citizen.DoesNotExist:
+        raise Http404 from None
+
+
+def _detail_response(request: HttpRequest, citizen: Citizen, **forms: Any) -> HttpResponse:
+    pending = selectors.otp_pending_for(citizen)
+    expired = pending is not None and pending.expires_at <= timezone.now()
+    send_form = forms.get("send_form") or SendCodeForm()
+    verify_form = forms.get("verify_form") or VerifyCodeForm()
+    # One autofocus on the page, where the agent's next keystroke goes.
+    if send_form.errors:
+        focus = "send_form"
+    elif pending is not None and not expired:
+        focus = "code"
+    elif citizen.mobile_verified and not verify_form.errors:
+        focus = "pay"
+    else:
+        focus = "send"
+    verify_form.focus_on("code" if focus == "code" else None)
+    if focus != "send_form":
+        send_form.focus_on(None)
+    context = {
+        "citizen": citizen,
+        "national_id": shown_national_id(request.user, citizen.national_id),
+        "pending": pending,
+        "pending_expired": expired,
+        "send_form": send_form,
+        "verify_form": verify_form,
+        "focus": focus,
+    }
+    template = "counter/citizens/detail.html"
+    if request.htmx:
+        template += "#code_panel"
+    return render(request, template, context)
+
+
+def _done(request: HttpRequest, pk: int, message: str) -> HttpResponse:
+    messages.success(request, message)
+    if request.htmx:
+        return _detail_response(request, _citizen_or_404(pk))
+    return redirect("counter:citizen_detail", pk=pk)
+
+
+@require_GET
+@require(Action.OPERATE_COUNTER)
+def citizen_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail_response(request, _citizen_or_404(pk))
+
+
+@require_POST
+@require(Action.OPERATE_COUNTER)
+def citizen_send_code(request: HttpRequest, pk: int) -> HttpResponse:
+    citizen = _citizen_or_404(pk)
+    form = SendCodeForm(request.POST)
+    if form.is_valid():
+        try:
+            challenge = services.otp_send(
+                agent=request.user, citizen=citizen, mobile=form.cleaned_data["mobile"] or None
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        except DomainError as error:
+            form.add_error(None, str(error))
+        else:
+            message = _("A new code was sent to %(mobile)s.") % {"mobile": challenge.mobile}
+            return _done(request, pk, message)
+    return _detail_response(request, citizen, send_form=form)
+
+
+@require_POST
+@require(Action.OPERATE_COUNTER)
+def citizen_verify(request: HttpRequest, pk: int) -> HttpResponse:
+    citizen = _citizen_or_404(pk)
+    form = VerifyCodeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.otp_verify(agent=request.user, citizen=citizen, code=form.cleaned_data["code"])
+        except DomainError as error:
+            form.add_error("code", str(error))
+        else:
+            return _done(request, pk, _("Mobile number verified."))
+    return _detail_response(request, citizen, verify_form=form)
+
+
+urlpatterns = [
+    path("citizens/search/", citizen_search, name="citizen_search"),
+    path("citizens/new/", citizen_new, name="citizen_new"),
+    path("citizens/<int:pk>/", citizen_detail, name="citizen_detail"),
+    path("citizens/<int:pk>/send-code/", citizen_send_code, name="citizen_send_code"),
+    path("citizens/<int:pk>/verify/", citizen_verify, name="citizen_verify"),
+]

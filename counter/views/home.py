@@ -3,10 +3,23 @@ from django.shortcuts import render
 
 from agents.models import Branch
 from agents.permissions import Action, require, scope_of
+from counter.models import Citizen
+from float_management.selectors import session_active_for
+from float_management.services import till_state
 
 
 @require(Action.OPERATE_COUNTER)
 def home(request: HttpRequest) -> HttpResponse:
-    """The agent's counter screen."""
+    """The counter screen: find the citizen, then the service."""
     branch = Branch.objects.select_related("governorate").get(pk=scope_of(request.user).branch_id)
-    return render(request, "counter/home.html", {"branch": branch})
+    session = session_active_for(request.user)
+    state = None
+    if session is not None and session.is_open:
+        state = till_state(balance=session.account.balance, limit=branch.till_cash_limit)
+    raw = request.GET.get("citizen", "")
+    citizen = Citizen.objects.filter(pk=raw).first() if raw.isdigit() else None
+    return render(
+        request,
+        "counter/home.html",
+        {"branch": branch, "session": session, "till_state": state, "citizen": citizen},
+    )

@@ -1,3 +1,308 @@
-"""Views: payments."""
+"""Taking a payment (two steps: details, then confirm), today's payments, voids, cards."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from agents.digits import normalize_digits
+from agents.permissions import Action, get_scoped_or_404, require
+from counter.forms.payments import (
+    CardIssueForm,
+    CardNumberForm,
+    CardReplaceForm,
+    CardTopUpForm,
+    PaymentForm,
+    PinForm,
+    VoidForm,
+)
+from counter.models import Citizen, Payment, PrepaidCard, Service
+from counter.services import cards as card_services
+from counter.services import payments as payment_services
+from counter.services.catalog import references_clean, service_quote
+from float_management.errors import DomainError
+from float_management.selectors import session_active_for
+
+
+def _citizen_from(request: HttpRequest) -> Citizen | None:
+    raw = request.POST.get("citizen") or request.GET.get("citizen")
+    if not raw or not normalize_digits(raw).isdigit():
+        return None
+    return Citizen.objects.filter(pk=int(normalize_digits(raw))).first()
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    """Put a service's ValidationError next to the fields it names (reference codes)."""
+    if hasattr(error, "error_dict"):
+        for code, errors in error.error_dict.items():
+            name = (
+                f"ref_{code}"
+                if f"ref_{code}" in form.fields
+                else (code if code in form.fields else None)
+            )
+            for e in errors:
+                form.add_error(name, e.messages[0] if hasattr(e, "messages") else str(e))
+    else:
+        form.add_error(None, error.messages[0])
+
+
+@require_http_methods(["GET", "POST"])
+@require(Action.OPERATE_COUNTER)
+def pay(request: HttpRequest, code: str) -> HttpResponse:
+    service = get_object_or_404(
+        Service.objects.select_related("agency").prefetch_related("reference_fields"),
+        code=code,
+        is_active=True,
+    )
+    citizen = _citizen_from(request)
+    form = PaymentForm(
+        request.POST or None, service=service, initial={"citizen": citizen.pk if citizen else None}
+    )
+    context = {"service": service, "citizen": citizen, "form": form}
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            quote = service_quote(
+                service=service, amount=data.get("amount"), day=timezone.localdate()
+            )
+            references_clean(service=service, data=form.references())
+            if service.requires_citizen and citizen is None:
+                raise DomainError(
+                    _("This service needs a registered citizen: find or register one first.")
+                )
+            pin_form = PinForm(request.POST if "confirm" in request.POST else None)
+            context.update(quote=quote, pin_form=pin_form)
+            if data["method"] == Payment.Method.CASH:
+                context["change"] = data["tendered"] - quote.total
+                if context["change"] < 0:
+                    form.add_error("tendered", _("The cash tendered is less than the total."))
+                    return render(request, "counter/payments/pay.html", context)
+            if "confirm" not in request.POST:
+                return render(request, "counter/payments/confirm.html", context)
+            common = {
+                "agent": request.user,
+                "service": service,
+                "citizen": citizen,
+                "amount": data.get("amount"),
+                "references": form.references(),
+                "idempotency_key": data["idempotency_key"],
+            }
+            if data["method"] == Payment.Method.CASH:
+                payment = payment_services.payment_post_cash(tendered=data["tendered"], **common)
+            else:
+                if not pin_form.is_valid():
+                    return render(request, "counter/payments/confirm.html", context)
+                payment = payment_services.payment_post_card(
+                    card_number=data["card_number"], pin=pin_form.cleaned_data["pin"], **common
+                )
+            return redirect("counter:payment", reference=payment.reference)
+        except ValidationError as error:
+            _add_errors(form, error)
+        except DomainError as error:
+            if "confirm" in request.POST and "quote" in context:
+                context["error"] = str(error)
+                context["pin_form"] = PinForm()
+                return render(request, "counter/payments/confirm.html", context)
+            form.add_error(None, str(error))
+    return render(request, "counter/payments/pay.html", context)
+
+
+def _payments_in_scope(request: HttpRequest):
+    return Payment.objects.select_related(
+        "service", "citizen", "agent", "branch", "session__counter", "card"
+    ).prefetch_related("lines__component")
+
+
+@require_http_methods(["GET"])
+@require(Action.VIEW)
+def payment_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    payment = get_scoped_or_404(request.user, _payments_in_scope(request), reference=reference)
+    session = session_active_for(request.user)
+    can_void = not payment.is_voided and session is not None and session.pk == payment.session_id
+    return render(
+        request,
+        "counter/payments/payment.html",
+        {"payment": payment, "void_form": VoidForm() if can_void else None},
+    )
+
+
+@require_POST
+@require(Action.OPERATE_COUNTER)
+def payment_void(request: HttpRequest, reference: str) -> HttpResponse:
+    payment = get_scoped_or_404(request.user, Payment.objects.all(), reference=reference)
+    form = VoidForm(request.POST)
+    if form.is_valid():
+        try:
+            payment_services.void_request(
+                agent=request.user,
+                payment=payment,
+                reason=form.cleaned_data["reason"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+            messages.success(request, _("Void requested: a supervisor must approve it."))
+        except DomainError as error:
+            messages.error(request, str(error))
+    else:
+        messages.error(request, _("Give a reason for the void."))
+    return redirect("counter:payment", reference=payment.reference)
+
+
+@require_http_methods(["GET"])
+@require(Action.OPERATE_COUNTER)
+def payment_list(request: HttpRequest) -> HttpResponse:
+    """Today's payments of my session, searchable by reference or national ID."""
+    session = session_active_for(request.user)
+    payments = Payment.objects.none()
+    query = normalize_digits(request.GET.get("q", "")).strip().replace("-", "").replace(" ", "")
+    if session is not None:
+        payments = _payments_in_scope(request).filter(session=session)
+        if query:
+            payments = payments.filter(Q(reference=query) | Q(citizen__national_id=query))
+    template = "counter/payments/list.html"
+    if request.htmx:
+        template += "#results"
+    return render(request, template, {"payments": payments[:200], "q": query, "session": session})
+
+
+# --- Cards ----------------------------------------------------------------------------
+
+
+def _cards_page(request: HttpRequest, **extra) -> HttpResponse:
+    context = {
+        "top_up_form": CardTopUpForm(prefix="top_up"),
+        "balance_form": CardNumberForm(prefix="balance"),
+        "replace_form": CardReplaceForm(prefix="replace"),
+        **extra,
+    }
+    return render(request, "counter/payments/cards.html", context)
+
+
+@require_http_methods(["GET"])
+@require(Action.OPERATE_COUNTER)
+def cards(request: HttpRequest) -> HttpResponse:
+    return _cards_page(request)
+
+
+@require_http_methods(["GET", "POST"])
+@require(Action.OPERATE_COUNTER)
+def card_issue(request: HttpRequest) -> HttpResponse:
+    citizen = _citizen_from(request)
+    if citizen is None:
+        messages.error(request, _("Find the citizen first, then issue the card from their page."))
+        return redirect("counter:home")
+    form = CardIssueForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            card = card_services.card_issue(
+                agent=request.user,
+                citizen=citizen,
+                pin=form.cleaned_data["pin"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+            messages.success(
+                request,
+                _("Card issued: %(number)s")
+                % {"number": " ".join(card.number[i : i + 4] for i in range(0, 16, 4))},
+            )
+            return redirect(f"{request.path}?citizen={citizen.pk}&issued={card.pk}")
+        except DomainError as error:
+            form.add_error(None, str(error))
+    issued = citizen.cards.filter(pk=request.GET.get("issued") or 0).first()
+    return render(
+        request,
+        "counter/payments/card_issue.html",
+        {"citizen": citizen, "form": form, "issued": issued},
+    )
+
+
+@require_POST
+@require(Action.OPERATE_COUNTER)
+def card_top_up(request: HttpRequest) -> HttpResponse:
+    form = CardTopUpForm(request.POST, prefix="top_up")
+    if form.is_valid():
+        try:
+            top_up = card_services.card_top_up(
+                agent=request.user,
+                card_number=form.cleaned_data["card_number"],
+                amount=form.cleaned_data["amount"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+            return _cards_page(request, done_top_up=top_up)
+        except DomainError as error:
+            form.add_error(None, str(error))
+    return _cards_page(request, top_up_form=form)
+
+
+@require_POST
+@require(Action.OPERATE_COUNTER)
+def card_balance(request: HttpRequest) -> HttpResponse:
+    form = CardNumberForm(request.POST, prefix="balance")
+    balance_card = None
+    if form.is_valid():
+        try:
+            number = card_services.normalize_card_number(form.cleaned_data["card_number"])
+            balance_card = (
+                PrepaidCard.objects.select_related("account", "citizen")
+                .filter(number=number)
+                .first()
+            )
+            if balance_card is None:
+                form.add_error("card_number", _("No card has that number."))
+        except DomainError as error:
+            form.add_error("card_number", str(error))
+    return _cards_page(request, balance_form=form, balance_card=balance_card)
+
+
+@require_POST
+@require(Action.OPERATE_COUNTER)
+def card_replace(request: HttpRequest) -> HttpResponse:
+    form = CardReplaceForm(request.POST, prefix="replace")
+    if form.is_valid():
+        try:
+            card = card_services.card_replace(
+                agent=request.user,
+                card_number=form.cleaned_data["card_number"],
+                new_pin=form.cleaned_data["pin"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+            return _cards_page(request, replaced=card)
+        except DomainError as error:
+            form.add_error(None, str(error))
+    return _cards_page(request, replace_form=form)
+
+
+@require_http_methods(["GET", "POST"])
+@require(Action.UNLOCK_CARD)
+def card_unlock(request: HttpRequest) -> HttpResponse:
+    form = CardNumberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            card = card_services.card_unlock(
+                supervisor=request.user, card_number=form.cleaned_data["card_number"]
+            )
+            messages.success(request, _("Card %(card)s unlocked.") % {"card": card.masked_number})
+            return redirect("counter:card_unlock")
+        except DomainError as error:
+            form.add_error("card_number", str(error))
+    return render(request, "counter/payments/card_unlock.html", {"form": form})
+
+
+urlpatterns = [
+    path("pay/<str:code>/", pay, name="pay"),
+    path("payments/", payment_list, name="payments"),
+    path("payments/<str:reference>/", payment_detail, name="payment"),
+    path("payments/<str:reference>/void/", payment_void, name="void"),
+    path("cards/", cards, name="cards"),
+    path("cards/issue/", card_issue, name="card_issue"),
+    path("cards/top-up/", card_top_up, name="card_top_up"),
+    path("cards/balance/", card_balance, name="card_balance"),
+    path("cards/replace/", card_replace, name="card_replace"),
+    path("cards/unlock/", card_unlock, name="card_unlock"),
+]

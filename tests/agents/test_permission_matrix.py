@@ -37,6 +37,25 @@ MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
     "float:branch": ((), {ANON: LOGIN, "supervisor_a": 200, "*": 403}),
     "float:vault": ((), {"*": 405}),
     "float:decide": ((1,), {"*": 405}),
+    "counter:citizen_search": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
+    "counter:citizen_new": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
+    # Citizens are national: any agent may open any citizen; none exists here, so 404.
+    "counter:citizen_detail": ((1,), {ANON: LOGIN, "agent_a": 404, "agent_b": 404, "*": 403}),
+    "counter:citizen_send_code": ((1,), {"*": 405}),
+    "counter:citizen_verify": ((1,), {"*": 405}),
+    "counter:service_search": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
+    "counter:pay": (("NOPE",), {ANON: LOGIN, "agent_a": 404, "agent_b": 404, "*": 403}),
+    "counter:payments": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
+    # Every role may look at a payment of its scope; an unknown reference is a 404.
+    "counter:payment": (("000000000000",), {ANON: LOGIN, "*": 404}),
+    "counter:void": (("000000000000",), {"*": 405}),
+    "counter:cards": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
+    # Without a citizen the issue page sends the agent back to find one.
+    "counter:card_issue": ((), {ANON: LOGIN, "agent_a": 302, "agent_b": 302, "*": 403}),
+    "counter:card_top_up": ((), {"*": 405}),
+    "counter:card_balance": ((), {"*": 405}),
+    "counter:card_replace": ((), {"*": 405}),
+    "counter:card_unlock": ((), {ANON: LOGIN, "supervisor_a": 200, "*": 403}),
     "dashboard:home": ((), {ANON: LOGIN, "agent_a": 403, "agent_b": 403, "*": 200}),
     "dashboard:branch": (
         ("A0001",),
@@ -128,3 +147,34 @@ def test_a_deactivated_user_loses_access_at_once(client, supervisor_a):
     response = client.get(reverse("dashboard:home"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_a_payment_of_branch_a_is_404_for_everyone_outside_its_scope(
+    client, personas, fixed_service, citizen, open_till
+):
+    from counter.services.payments import payment_post_cash
+
+    payment = payment_post_cash(
+        agent=personas["agent_a"],
+        service=fixed_service,
+        citizen=citizen,
+        amount=None,
+        references={"licence": "123456"},
+        tendered=10_000,
+        idempotency_key="matrix-payment",
+    )
+    url = reverse("counter:payment", args=[payment.reference])
+    expected = {
+        "agent_a": 200,
+        "agent_b": 404,
+        "supervisor_a": 200,
+        "regional_a": 200,
+        "regional_other": 404,
+        "head_office": 200,
+        "auditor": 200,
+    }
+    seen = {}
+    for name, user in personas.items():
+        client.force_login(user)
+        seen[name] = client.get(url).status_code
+    assert seen == expected

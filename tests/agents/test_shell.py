@@ -140,7 +140,8 @@ def test_healthz_is_503_when_the_database_does_not_answer(client, db, monkeypatc
     assert response.json() == {"status": "unavailable", "database": False, "channel_layer": True}
 
 
-def test_seed_demo_is_idempotent_and_its_logins_work(client, db):
+@pytest.mark.django_db(transaction=True)
+def test_seed_demo_is_idempotent_and_its_logins_work(client):
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 

@@ -4,10 +4,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 
-from float_management.errors import InsufficientFunds, InvalidAmount
+from float_management.errors import InsufficientFunds, InvalidAmount, InvalidState
 from float_management.ledger import (
     account_for,
     transfer_post,
@@ -256,7 +256,7 @@ def test_it_refuses_to_reverse_a_transfer_twice(till, transit, agent_a):
     with transaction.atomic():
         transfer_reverse(transfer=original, created_by=agent_a)
 
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with pytest.raises(InvalidState), transaction.atomic():
         transfer_reverse(transfer=original, created_by=agent_a)
 
     assert Transfer.objects.filter(reverses=original).count() == 1

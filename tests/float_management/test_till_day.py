@@ -491,7 +491,7 @@ def test_a_cash_drop_runs_in_a_fixed_number_of_queries(
 ):
     # Savepoint, key claim and read, session lock, vault, till, transfer (lock, insert,
     # entries, balances), key result, release.
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         drop(agent_a, open_session, 1_000)
 
 

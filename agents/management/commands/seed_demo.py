@@ -12,7 +12,6 @@ from importlib.util import find_spec
 from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
 from agents.demo import DemoContext
 
@@ -38,8 +37,9 @@ class Command(BaseCommand):
             module_name = f"{config.name}.demo"
             if find_spec(module_name) is None:
                 continue
-            with transaction.atomic():
-                import_module(module_name).seed(ctx)
+            # Not wrapped in one transaction: each service commits on its own (and sends
+            # its SMS on commit), and every step is idempotent, so a rerun completes.
+            import_module(module_name).seed(ctx)
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password: {ctx.password}):")
         width = max(len(u) for u, _, _ in ctx.logins)

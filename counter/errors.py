@@ -1,0 +1,15 @@
+"""Errors of the counter's work, on top of the ledger's."""
+
+from float_management.errors import DomainError
+
+
+class WrongPin(DomainError):
+    pass
+
+
+class CardUnusable(DomainError):
+    pass
+
+
+class CitizenRequired(DomainError):
+    pass

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from agents.fields import DigitsField
+from counter.models import Payment, Service
+from float_management.forms import KeyedForm, MoneyField
+
+
+class PaymentForm(KeyedForm):
+    """Step one of a payment: reference fields, amount, how the citizen pays."""
+
+    method = forms.ChoiceField(
+        label=_("Payment method"),
+        choices=Payment.Method.choices,
+        initial=Payment.Method.CASH,
+        widget=forms.RadioSelect,
+    )
+    tendered = MoneyField(label=_("Cash tendered (EGP)"), required=False)
+    card_number = DigitsField(label=_("Card number"), required=False, max_length=24)
+    citizen = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, service: Service, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.service = service
+        fields: dict[str, forms.Field] = {}
+        for ref in service.reference_fields.all():
+            field = forms.CharField(
+                label=ref.label, help_text=ref.hint, required=ref.required, max_length=60
+            )
+            field.widget.attrs.update({"dir": "ltr", "autocomplete": "off"})
+            fields[f"ref_{ref.code}"] = field
+        if service.amount_kind == Service.AmountKind.VARIABLE:
+            fields["amount"] = MoneyField(label=_("Amount due (EGP)"))
+        # Reference fields and the amount come first: they are typed first.
+        self.fields = {**fields, **self.fields}
+        self.fields["card_number"].widget.attrs.update(
+            {"inputmode": "numeric", "dir": "ltr", "autocomplete": "off"}
+        )
+        first = next(iter(self.fields.values()))
+        first.widget.attrs["autofocus"] = True
+
+    def clean(self):
+        data = super().clean()
+        method = data.get("method")
+        if method == Payment.Method.CASH and not data.get("tendered"):
+            self.add_error("tendered", _("Enter the cash the citizen hands over."))
+        if method == Payment.Method.CARD and not data.get("card_number"):
+            self.add_error("card_number", _("Enter the card number."))
+        return data
+
+    def references(self) -> dict[str, str]:
+        return {
+            name.removeprefix("ref_"): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("ref_")
+        }
+
+
+class PinForm(forms.Form):
+    pin = DigitsField(
+        label=_("Card PIN"), max_length=8, widget=forms.PasswordInput(render_value=False)
+    )
+
+
+class VoidForm(KeyedForm):
+    reason = forms.CharField(label=_("Reason for the void"), max_length=200)
+
+
+class CardNumberForm(forms.Form):
+    card_number = DigitsField(label=_("Card number"), max_length=24)
+
+
+class CardIssueForm(KeyedForm):
+    pin = DigitsField(
+        label=_("New PIN (4 digits)"),
+        max_length=8,
+        widget=forms.PasswordInput(attrs={"autofocus": True, "inputmode": "numeric"}),
+    )
+
+
+class CardTopUpForm(KeyedForm):
+    card_number = DigitsField(
+        label=_("Card number"),
+        max_length=24,
+        widget=forms.TextInput(attrs={"autofocus": True, "inputmode": "numeric", "dir": "ltr"}),
+    )
+    amount = MoneyField(label=_("Top-up (EGP)"))
+
+
+class CardReplaceForm(KeyedForm):
+    card_number = DigitsField(label=_("Lost card number"), max_length=24)
+    pin = DigitsField(
+        label=_("PIN of the new card (4 digits)"), max_length=8, widget=forms.PasswordInput
+    )

@@ -1,0 +1,255 @@
+"""Prepaid service cards: issue, top up with cash, check the PIN, block and replace, unlock."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from agents.digits import normalize_digits
+from agents.permissions import Action, can, scope_of
+from counter.checkdigit import luhn_valid, new_reference, random_with_check_digit
+from counter.errors import CardUnusable, WrongPin
+from counter.models import Citizen, PrepaidCard, TopUp
+from float_management import services as till
+from float_management.errors import InvalidAmount, InvalidState, NotAllowed
+from float_management.idempotency import run_once
+from float_management.ledger import account_for, check_amount, transfer_post
+from float_management.models import AccountKind, SessionStatus, TillSession, TransferKind
+from float_management.money import format_amount
+from float_management.retry import retry_on_conflict
+
+CARD_PREFIX = "6280"  # an invented issuer prefix for the network's service cards
+
+
+def normalize_card_number(text: str) -> str:
+    number = normalize_digits(str(text)).replace(" ", "").replace("-", "")
+    if len(number) != 16 or not number.isdigit() or not luhn_valid(number):
+        raise CardUnusable(_("That is not a valid card number: check the 16 digits."))
+    return number
+
+
+def _check_pin_format(pin: str) -> str:
+    pin = normalize_digits(str(pin)).strip()
+    if len(pin) != 4 or not pin.isdigit():
+        raise InvalidAmount(_("The PIN is 4 digits."))
+    return pin
+
+
+def _agent_session(agent) -> TillSession:
+    if not can(agent, Action.OPERATE_COUNTER):
+        raise NotAllowed(_("Only counter agents serve cards."))
+    session = (
+        TillSession.objects.select_for_update(of=("self",))
+        .select_related("account", "branch")
+        .filter(agent=agent, status=SessionStatus.OPEN)
+        .first()
+    )
+    if session is None:
+        raise InvalidState(_("Open your till first."))
+    return session
+
+
+def _new_card(*, agent, citizen: Citizen, pin: str) -> PrepaidCard:
+    for _attempt in range(5):
+        number = random_with_check_digit(16, CARD_PREFIX)
+        try:
+            with transaction.atomic():
+                account = account_for(AccountKind.CARD, f"card:{number}")
+                return PrepaidCard.objects.create(
+                    number=number,
+                    citizen=citizen,
+                    account=account,
+                    pin_hash=make_password(pin),
+                    issued_by=agent,
+                    issued_branch_id=scope_of(agent).branch_id,
+                )
+        except IntegrityError:  # the random number was taken: draw again
+            continue
+    raise InvalidState(_("Could not issue a card number; try again."))
+
+
+@retry_on_conflict
+def card_issue(*, agent, citizen: Citizen, pin: str, idempotency_key: str) -> PrepaidCard:
+    """A new card for a registered citizen, with a zero balance and a hashed PIN."""
+    pin = _check_pin_format(pin)
+    if not can(agent, Action.OPERATE_COUNTER):
+        raise NotAllowed(_("Only counter agents issue cards."))
+
+    with transaction.atomic():
+        return run_once(
+            key=idempotency_key,
+            action="card_issue",
+            # The PIN is not part of the fingerprint: it must never be stored, even hashed here.
+            payload={"agent": agent.pk, "citizen": citizen.pk},
+            work=lambda: _new_card(agent=agent, citizen=citizen, pin=pin),
+            load=lambda pk: PrepaidCard.objects.get(pk=pk),
+        )
+
+
+def card_usable_locked(card_number: str) -> PrepaidCard:
+    """The card, locked for this transaction, if it can be spent from."""
+    number = normalize_card_number(card_number)
+    card = (
+        PrepaidCard.objects.select_for_update(of=("self", "account"))
+        .select_related("account", "citizen")
+        .filter(number=number)
+        .first()
+    )
+    if card is None:
+        raise CardUnusable(_("No card has that number."))
+    if card.status != PrepaidCard.Status.ACTIVE:
+        raise CardUnusable(_("This card is blocked."))
+    if card.is_locked:
+        raise CardUnusable(_("This card is locked after wrong PINs; a supervisor can unlock it."))
+    return card
+
+
+def card_check_pin(*, card_number: str, pin: str) -> None:
+    """Check the PIN in a transaction of its own, so a wrong try is counted even when the
+    payment that asked fails; the card locks after CARD_PIN_TRIES wrong tries."""
+    wrong = False
+    with transaction.atomic():
+        card = card_usable_locked(card_number)
+        if check_password(normalize_digits(str(pin)).strip(), card.pin_hash):
+            if card.failed_pin_attempts:
+                card.failed_pin_attempts = 0
+                card.save(update_fields=["failed_pin_attempts"])
+            return
+        wrong = True
+        card.failed_pin_attempts += 1
+        fields = ["failed_pin_attempts"]
+        if card.failed_pin_attempts >= settings.CARD_PIN_TRIES:
+            card.locked_at = timezone.now()
+            fields.append("locked_at")
+        card.save(update_fields=fields)
+        left = settings.CARD_PIN_TRIES - card.failed_pin_attempts
+    if wrong:
+        if left <= 0:
+            raise WrongPin(_("Wrong PIN. The card is now locked; a supervisor can unlock it."))
+        raise WrongPin(_("Wrong PIN. %(left)s tries left.") % {"left": left})
+
+
+def _today_top_ups(card: PrepaidCard) -> int:
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return (
+        TopUp.objects.filter(card=card, created_at__gte=start).aggregate(s=Sum("amount"))["s"] or 0
+    )
+
+
+@retry_on_conflict
+def card_top_up(*, agent, card_number: str, amount: int, idempotency_key: str) -> TopUp:
+    """Cash into the till and onto the card, within the card's maximum and daily limits."""
+    check_amount(amount)
+
+    def work() -> TopUp:
+        session = _agent_session(agent)
+        till.ensure_cash_intake_allowed(session)
+        number = normalize_card_number(card_number)
+        card = (
+            PrepaidCard.objects.select_for_update(of=("self", "account"))
+            .select_related("account")
+            .filter(number=number)
+            .first()
+        )
+        if card is None:
+            raise CardUnusable(_("No card has that number."))
+        if card.status != PrepaidCard.Status.ACTIVE:
+            raise CardUnusable(_("This card is blocked."))
+        if card.account.balance + amount > settings.CARD_MAX_BALANCE:
+            raise InvalidAmount(
+                _("A card holds at most %(max)s EGP.")
+                % {"max": format_amount(settings.CARD_MAX_BALANCE)}
+            )
+        if _today_top_ups(card) + amount > settings.CARD_DAILY_TOP_UP_LIMIT:
+            raise InvalidAmount(
+                _("Top-ups are limited to %(max)s EGP a day per card.")
+                % {"max": format_amount(settings.CARD_DAILY_TOP_UP_LIMIT)}
+            )
+        transfer = transfer_post(
+            kind=TransferKind.TOP_UP,
+            legs=[(session.account, amount), (card.account, -amount)],
+            created_by=agent,
+            branch=session.branch,
+            memo=card.masked_number,
+        )
+        return TopUp.objects.create(
+            reference=new_reference(),
+            card=card,
+            session=session,
+            branch=session.branch,
+            agent=agent,
+            amount=amount,
+            balance_after=card.account.balance + amount,
+            transfer=transfer,
+        )
+
+    with transaction.atomic():
+        return run_once(
+            key=idempotency_key,
+            action="card_top_up",
+            payload={"agent": agent.pk, "card": card_number, "amount": amount},
+            work=work,
+            load=lambda pk: TopUp.objects.get(pk=pk),
+        )
+
+
+@retry_on_conflict
+def card_replace(*, agent, card_number: str, new_pin: str, idempotency_key: str) -> PrepaidCard:
+    """Block a lost card and move its whole balance to a new card for the same citizen."""
+    new_pin = _check_pin_format(new_pin)
+    if not can(agent, Action.OPERATE_COUNTER):
+        raise NotAllowed(_("Only counter agents replace cards."))
+
+    def work() -> PrepaidCard:
+        number = normalize_card_number(card_number)
+        old = (
+            PrepaidCard.objects.select_for_update(of=("self", "account"))
+            .select_related("account", "citizen")
+            .filter(number=number)
+            .first()
+        )
+        if old is None:
+            raise CardUnusable(_("No card has that number."))
+        if old.status != PrepaidCard.Status.ACTIVE:
+            raise CardUnusable(_("This card is already blocked."))
+        new = _new_card(agent=agent, citizen=old.citizen, pin=new_pin)
+        old.status = PrepaidCard.Status.BLOCKED
+        old.replaced_by = new
+        old.save(update_fields=["status", "replaced_by"])
+        balance = old.account.balance
+        if balance:
+            transfer_post(
+                kind=TransferKind.CARD_MOVE,
+                legs=[(old.account, balance), (new.account, -balance)],
+                created_by=agent,
+                memo=f"{old.masked_number} → {new.masked_number}",
+            )
+        return new
+
+    with transaction.atomic():
+        return run_once(
+            key=idempotency_key,
+            action="card_replace",
+            payload={"agent": agent.pk, "card": card_number},
+            work=work,
+            load=lambda pk: PrepaidCard.objects.get(pk=pk),
+        )
+
+
+@transaction.atomic
+def card_unlock(*, supervisor, card_number: str) -> PrepaidCard:
+    """A supervisor unlocks a card locked after wrong PINs (the citizen is in front of them)."""
+    if not can(supervisor, Action.UNLOCK_CARD):
+        raise NotAllowed(_("Only a branch supervisor can unlock a card."))
+    number = normalize_card_number(card_number)
+    card = PrepaidCard.objects.select_for_update().filter(number=number).first()
+    if card is None:
+        raise CardUnusable(_("No card has that number."))
+    card.locked_at = None
+    card.failed_pin_attempts = 0
+    card.save(update_fields=["locked_at", "failed_pin_attempts"])
+    return card

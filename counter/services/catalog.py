@@ -1,0 +1,155 @@
+"""What a service costs on a day, where each part of it is credited, and its reference fields.
+
+These functions write nothing but the ledger accounts `component_account`
+creates on first use; the payment services call them inside their own
+transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from agents.digits import normalize_digits
+from counter.models import FeeComponent, FeeSchedule, Service
+from float_management.errors import InvalidAmount, InvalidState
+from float_management.ledger import account_for
+from float_management.models import Account, AccountKind
+from float_management.money import format_amount
+
+# Longer than any real bill or licence number; bounds the work a pattern typed
+# in the admin can be made to do.
+MAX_REFERENCE_LENGTH = 100
+
+
+def schedule_at(*, service: Service, day: date) -> FeeSchedule:
+    """The schedule in force on `day`: the one with the latest start on or before it."""
+    schedule = service.schedules.filter(effective_from__lte=day).order_by("-effective_from").first()
+    if schedule is None:
+        raise InvalidState(_("This service has no fees in force on that day."))
+    return schedule
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What the citizen pays for a service on a day, line by line (piastres)."""
+
+    service: Service
+    schedule: FeeSchedule
+    lines: tuple[tuple[FeeComponent, int], ...]
+    total: int
+
+
+def _check_amount(*, service: Service, amount: int | None) -> None:
+    if service.amount_kind == Service.AmountKind.FIXED:
+        if amount is not None:
+            raise InvalidAmount(_("This service has fixed fees: no amount is typed for it."))
+        return
+    if amount is None:
+        raise InvalidAmount(_("Type the amount due for this service."))
+    if type(amount) is not int:  # refuses bool, float, Decimal, str
+        raise InvalidAmount(_("Amounts are whole piastres."))
+    if not service.min_amount <= amount <= service.max_amount:
+        raise InvalidAmount(
+            _("The amount due must be between %(min)s and %(max)s EGP.")
+            % {"min": format_amount(service.min_amount), "max": format_amount(service.max_amount)}
+        )
+
+
+def service_quote(*, service: Service, amount: int | None, day: date) -> Quote:
+    """The lines and total of `service` on `day`; `amount` is the typed amount due, if variable.
+
+    Refuses an inactive service or agency (including an agency a fee is paid
+    to) and a catalog whose schedule does not fit the service's kind, rather
+    than charge a wrong total.
+    """
+    if not service.is_active:
+        raise InvalidState(_("This service is no longer offered."))
+    if not service.agency.is_active:
+        raise InvalidState(
+            _("%(agency)s is not taking payments at the moment.") % {"agency": service.agency.name}
+        )
+    _check_amount(service=service, amount=amount)
+    schedule = schedule_at(service=service, day=day)
+    components = list(schedule.components.select_related("agency").order_by("position", "pk"))
+
+    principals = [c for c in components if c.kind == FeeComponent.Kind.PRINCIPAL]
+    expected_principals = 1 if service.amount_kind == Service.AmountKind.VARIABLE else 0
+    if not components or len(principals) != expected_principals:
+        raise InvalidState(
+            _("The fees of this service are not set up correctly; ask head office to fix them.")
+        )
+    for component in components:
+        if component.agency_id is not None and not component.agency.is_active:
+            raise InvalidState(
+                _("%(agency)s is not taking payments at the moment.")
+                % {"agency": component.agency.name}
+            )
+
+    lines = tuple(
+        (component, amount if component.kind == FeeComponent.Kind.PRINCIPAL else component.amount)
+        for component in components
+    )
+    return Quote(
+        service=service,
+        schedule=schedule,
+        lines=lines,
+        total=sum(line for _component, line in lines),
+    )
+
+
+def component_account(component: FeeComponent, service: Service) -> Account:
+    """The ledger account credited with `component` when `service` is paid.
+
+    Commission is the network's own revenue (one account per component code,
+    no branch); every other part is owed to its agency, per service item.
+    """
+    if component.schedule.service_id != service.pk:
+        raise InvalidState(_("This fee does not belong to this service."))
+    if component.kind == FeeComponent.Kind.COMMISSION:
+        return account_for(AccountKind.COMMISSION, f"commission:{component.code}")
+    agency = component.agency if component.agency_id is not None else service.agency
+    return account_for(
+        AccountKind.PAYABLE, f"payable:{agency.code}:{service.code}:{component.code}"
+    )
+
+
+def references_clean(*, service: Service, data: Mapping[str, str]) -> dict[str, str]:
+    """The service's reference fields from `data`, cleaned and keyed by code.
+
+    Digits typed in Arabic are normalised first. Raises ValidationError with
+    one message per bad field (keyed by its code); keys of `data` that are not
+    fields of the service are ignored. Optional fields left empty are left out.
+    """
+    cleaned: dict[str, str] = {}
+    errors: dict[str, ValidationError] = {}
+    for field in service.reference_fields.all():
+        value = normalize_digits(str(data.get(field.code) or "")).strip()
+        if not value:
+            if field.required:
+                errors[field.code] = ValidationError(
+                    _("%(label)s is required.") % {"label": field.label}, code="required"
+                )
+            continue
+        try:
+            pattern = re.compile(field.pattern)  # the re module caches compiled patterns
+        except re.error:
+            raise InvalidState(
+                _("The %(label)s check is broken; ask head office to fix it.")
+                % {"label": field.label}
+            ) from None
+        if len(value) > MAX_REFERENCE_LENGTH or not pattern.fullmatch(value):
+            message = _("%(label)s is not valid.") % {"label": field.label}
+            if field.hint:
+                message = f"{message} {field.hint}"
+            errors[field.code] = ValidationError(message, code="invalid")
+            continue
+        cleaned[field.code] = value
+    if errors:
+        raise ValidationError(errors)
+    return cleaned

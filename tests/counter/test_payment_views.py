@@ -1,0 +1,195 @@
+"""The counter screens for payments and cards, through HTTP."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from counter.models import Payment
+from counter.services import cards
+from float_management.models import Request
+
+
+def _key():
+    return uuid.uuid4().hex
+
+
+def _pay_data(citizen, **extra):
+    data = {
+        "ref_licence": "١٢٣٤٥٦",
+        "method": "cash",
+        "tendered": "100",
+        "citizen": citizen.pk,
+        "idempotency_key": _key(),
+    }
+    data.update(extra)
+    return data
+
+
+def test_step_one_shows_the_confirmation_with_the_change(
+    client, agent_a, fixed_service, citizen, open_till
+):
+    client.force_login(agent_a)
+    url = reverse("counter:pay", args=[fixed_service.code])
+    response = client.post(url, _pay_data(citizen))
+    assert response.status_code == 200
+    assert "counter/payments/confirm.html" in [t.name for t in response.templates]
+    assert response.context["change"] == 4_550
+    assert not Payment.objects.exists()  # nothing is posted before the confirmation
+
+
+def test_confirming_posts_once_even_when_clicked_twice(
+    client, agent_a, fixed_service, citizen, open_till
+):
+    client.force_login(agent_a)
+    url = reverse("counter:pay", args=[fixed_service.code])
+    data = _pay_data(citizen, confirm="1")
+    first = client.post(url, data)
+    second = client.post(url, data)
+    payment = Payment.objects.get()
+    assert first.status_code == second.status_code == 302
+    assert (
+        first["Location"]
+        == second["Location"]
+        == reverse("counter:payment", args=[payment.reference])
+    )
+    assert payment.references == {"licence": "123456"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("tendered", "12.345"), ("tendered", "-5"), ("tendered", "0"), ("ref_licence", "12ab")],
+)
+def test_bad_input_is_shown_next_to_the_field_and_kept(
+    client, agent_a, fixed_service, citizen, open_till, field, value
+):
+    client.force_login(agent_a)
+    url = reverse("counter:pay", args=[fixed_service.code])
+    response = client.post(url, _pay_data(citizen, **{field: value}))
+    assert response.status_code == 200
+    assert response.context["form"].errors[field]
+    assert f'value="{value}"' in response.content.decode()
+    assert not Payment.objects.exists()
+
+
+def test_too_little_cash_is_refused_next_to_the_tender(
+    client, agent_a, fixed_service, citizen, open_till
+):
+    client.force_login(agent_a)
+    url = reverse("counter:pay", args=[fixed_service.code])
+    response = client.post(url, _pay_data(citizen, tendered="20", confirm="1"))
+    assert response.context["form"].errors["tendered"]
+    assert not Payment.objects.exists()
+
+
+def test_an_unknown_or_inactive_service_is_404(client, agent_a, fixed_service, open_till):
+    client.force_login(agent_a)
+    assert client.get(reverse("counter:pay", args=["NOPE"])).status_code == 404
+    fixed_service.is_active = False
+    fixed_service.save()
+    assert client.get(reverse("counter:pay", args=[fixed_service.code])).status_code == 404
+
+
+def test_a_closed_session_refuses_the_payment_with_the_reason(
+    client, agent_a, fixed_service, citizen, counter_a
+):
+    client.force_login(agent_a)
+    url = reverse("counter:pay", args=[fixed_service.code])
+    response = client.post(url, _pay_data(citizen, confirm="1"))
+    assert response.status_code == 200
+    assert "Open your till" in str(response.context.get("error") or response.context["form"].errors)
+    assert not Payment.objects.exists()
+
+
+def test_a_card_payment_asks_the_pin_on_the_confirmation(
+    client, agent_a, fixed_service, citizen, open_till
+):
+    card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
+    cards.card_top_up(agent=agent_a, card_number=card.number, amount=10_000, idempotency_key=_key())
+    client.force_login(agent_a)
+    url = reverse("counter:pay", args=[fixed_service.code])
+    data = _pay_data(citizen, method="card", tendered="", card_number=card.number)
+    response = client.post(url, data)
+    assert 'name="pin"' in response.content.decode()
+    response = client.post(url, {**data, "confirm": "1", "pin": "0000"})
+    assert response.status_code == 200 and response.context["error"]
+    response = client.post(url, {**data, "confirm": "1", "pin": "١٢٣٤"})
+    assert response.status_code == 302
+    assert Payment.objects.get().card_balance_after == 4_550
+
+
+def test_the_payment_page_is_404_for_another_branch(
+    client, agent_a, agent_b, fixed_service, citizen, open_till
+):
+    client.force_login(agent_a)
+    client.post(reverse("counter:pay", args=[fixed_service.code]), _pay_data(citizen, confirm="1"))
+    reference = Payment.objects.get().reference
+    assert client.get(reverse("counter:payment", args=[reference])).status_code == 200
+    client.force_login(agent_b)
+    assert client.get(reverse("counter:payment", args=[reference])).status_code == 404
+    response = client.post(
+        reverse("counter:void", args=[reference]), {"reason": "x", "idempotency_key": _key()}
+    )
+    assert response.status_code == 404
+
+
+def test_the_agent_requests_a_void_from_the_payment_page(
+    client, agent_a, fixed_service, citizen, open_till
+):
+    client.force_login(agent_a)
+    client.post(reverse("counter:pay", args=[fixed_service.code]), _pay_data(citizen, confirm="1"))
+    reference = Payment.objects.get().reference
+    response = client.post(
+        reverse("counter:void", args=[reference]), {"reason": "خطأ", "idempotency_key": _key()}
+    )
+    assert response.status_code == 302
+    assert Request.objects.get(kind="void").reason == "خطأ"
+
+
+def test_todays_payments_are_searchable_by_reference_and_national_id(
+    client, agent_a, fixed_service, citizen, open_till
+):
+    client.force_login(agent_a)
+    client.post(reverse("counter:pay", args=[fixed_service.code]), _pay_data(citizen, confirm="1"))
+    payment = Payment.objects.get()
+    for q in (payment.reference, citizen.national_id):
+        response = client.get(reverse("counter:payments"), {"q": q}, headers={"HX-Request": "true"})
+        html = response.content.decode()
+        assert payment.reference in html and "<html" not in html  # the partial alone
+    response = client.get(reverse("counter:payments"), {"q": "000000000000"})
+    assert list(response.context["payments"]) == []
+
+
+def test_cards_page_tops_up_and_shows_the_balance(client, agent_a, citizen, open_till):
+    card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
+    client.force_login(agent_a)
+    response = client.post(
+        reverse("counter:card_top_up"),
+        {
+            "top_up-card_number": card.number,
+            "top_up-amount": "٥٠",
+            "top_up-idempotency_key": _key(),
+        },
+    )
+    assert response.context["done_top_up"].amount == 5_000
+    response = client.post(reverse("counter:card_balance"), {"balance-card_number": card.number})
+    assert response.context["balance_card"].account.balance == 5_000
+
+
+def test_issuing_a_card_from_the_citizens_page(client, agent_a, citizen, open_till):
+    client.force_login(agent_a)
+    url = reverse("counter:card_issue") + f"?citizen={citizen.pk}"
+    response = client.post(url, {"pin": "١٢٣٤", "citizen": citizen.pk, "idempotency_key": _key()})
+    assert response.status_code == 302
+    assert citizen.cards.count() == 1
+
+
+def test_a_supervisor_unlocks_a_card(client, supervisor_a, agent_a, citizen, open_till):
+    card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
+    card.failed_pin_attempts, card.locked_at = 3, card.issued_at
+    card.save()
+    client.force_login(supervisor_a)
+    response = client.post(reverse("counter:card_unlock"), {"card_number": card.number})
+    assert response.status_code == 302
+    card.refresh_from_db()
+    assert not card.is_locked

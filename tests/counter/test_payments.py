@@ -1,0 +1,319 @@
+"""Cash and card payments through the services: exact to the piastre, once per key."""
+
+import uuid
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from counter.errors import CitizenRequired, WrongPin
+from counter.models import Payment, PrepaidCard
+from counter.services import cards, payments
+from float_management.errors import (
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidState,
+    TillOverLimit,
+)
+from float_management.models import Account, Transfer
+from float_management.verify import ledger_verify
+
+
+def _key():
+    return uuid.uuid4().hex
+
+
+def _cash(agent, service, citizen, *, tendered=10_000, amount=None, refs=None, key=None):
+    return payments.payment_post_cash(
+        agent=agent,
+        service=service,
+        citizen=citizen,
+        amount=amount,
+        references=refs if refs is not None else {"licence": "123456"},
+        tendered=tendered,
+        idempotency_key=key or _key(),
+    )
+
+
+def test_a_cash_payment_credits_each_fee_component_and_fills_the_till(
+    agent_a, fixed_service, citizen, open_till
+):
+    payment = _cash(agent_a, fixed_service, citizen, tendered=10_000)
+    assert (payment.total, payment.tendered, payment.change) == (5_450, 10_000, 4_550)
+    assert [line.amount for line in payment.lines.all()] == [5_000, 300, 150]
+    open_till.account.refresh_from_db()
+    assert open_till.account.balance == 100_000 + 5_450
+    assert Account.objects.get(key="commission:commission").balance == 300
+    assert Account.objects.get(key="payable:LOCAL:LIC-RENEW:fee").balance == 5_000
+    assert payment.references == {"licence": "123456"}
+    assert ledger_verify().ok
+
+
+def test_the_reference_is_twelve_digits_with_a_check_digit(
+    agent_a, fixed_service, citizen, open_till
+):
+    from counter.checkdigit import luhn_valid
+
+    payment = _cash(agent_a, fixed_service, citizen)
+    assert len(payment.reference) == 12 and luhn_valid(payment.reference)
+
+
+def test_a_retry_with_the_same_key_gives_the_same_payment(
+    agent_a, fixed_service, citizen, open_till
+):
+    key = _key()
+    first = _cash(agent_a, fixed_service, citizen, key=key)
+    second = _cash(agent_a, fixed_service, citizen, key=key)
+    assert first.pk == second.pk
+    assert Payment.objects.count() == 1
+    with pytest.raises(IdempotencyConflict):
+        _cash(agent_a, fixed_service, citizen, key=key, tendered=20_000)
+
+
+def test_a_variable_bill_takes_the_typed_amount_within_its_bounds(agent_a, bill_service, open_till):
+    payment = _cash(
+        agent_a, bill_service, None, amount=12_345, tendered=20_000, refs={"bill": "123456789012"}
+    )
+    assert payment.total == 12_345 + 200
+    for bad in (0, 50, 2_000_001):
+        with pytest.raises((InvalidAmount, InvalidState, ValidationError)):
+            _cash(
+                agent_a,
+                bill_service,
+                None,
+                amount=bad,
+                tendered=3_000_000,
+                refs={"bill": "123456789012"},
+            )
+    assert Payment.objects.count() == 1
+
+
+def test_bad_references_are_refused_and_nothing_is_posted(
+    agent_a, fixed_service, citizen, open_till
+):
+    with pytest.raises(ValidationError):
+        _cash(agent_a, fixed_service, citizen, refs={"licence": "12"})
+    assert not Transfer.objects.filter(kind="payment").exists()
+
+
+def test_a_service_for_registered_citizens_needs_one(agent_a, fixed_service, open_till):
+    with pytest.raises(CitizenRequired):
+        _cash(agent_a, fixed_service, None)
+
+
+def test_cash_short_of_the_total_is_refused(agent_a, fixed_service, citizen, open_till):
+    with pytest.raises(InvalidAmount):
+        _cash(agent_a, fixed_service, citizen, tendered=5_000)
+    assert not Payment.objects.exists()
+
+
+def test_no_payment_without_an_open_till(agent_a, fixed_service, citizen, counter_a):
+    with pytest.raises(InvalidState):
+        _cash(agent_a, fixed_service, citizen)
+
+
+def test_an_inactive_service_is_refused(agent_a, fixed_service, citizen, open_till):
+    fixed_service.is_active = False
+    fixed_service.save()
+    with pytest.raises(InvalidState):
+        _cash(agent_a, fixed_service, citizen)
+
+
+def test_a_till_over_its_limit_takes_no_cash_until_a_drop(
+    agent_a, fixed_service, citizen, open_till, branch_a
+):
+    from float_management import services as till
+
+    branch_a.till_cash_limit = 100_000  # the float alone fills it
+    branch_a.save()
+    _cash(agent_a, fixed_service, citizen)  # exactly at the limit + one payment: now over
+    with pytest.raises(TillOverLimit):
+        _cash(agent_a, fixed_service, citizen)
+    till.cash_drop(agent=agent_a, session=open_till, amount=50_000, idempotency_key=_key())
+    _cash(agent_a, fixed_service, citizen)
+    assert Payment.objects.count() == 2
+
+
+@pytest.fixture
+def card(agent_a, citizen, open_till):
+    card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
+    cards.card_top_up(agent=agent_a, card_number=card.number, amount=10_000, idempotency_key=_key())
+    card.account.refresh_from_db()
+    return card
+
+
+def _card_pay(agent, service, citizen, card, pin="1234", key=None):
+    return payments.payment_post_card(
+        agent=agent,
+        service=service,
+        citizen=citizen,
+        amount=None,
+        references={"licence": "123456"},
+        card_number=card.number,
+        pin=pin,
+        idempotency_key=key or _key(),
+    )
+
+
+def test_a_card_payment_debits_the_card_and_records_the_balance_after(
+    agent_a, fixed_service, citizen, card, open_till
+):
+    payment = _card_pay(agent_a, fixed_service, citizen, card)
+    card.account.refresh_from_db()
+    assert card.account.balance == 10_000 - 5_450 == payment.card_balance_after
+    open_till.account.refresh_from_db()
+    assert open_till.account.balance == 100_000 + 10_000  # only the top-up's cash
+    assert payment.tendered is None and payment.change is None
+    assert ledger_verify().ok
+
+
+def test_a_card_can_never_be_overspent(agent_a, fixed_service, citizen, card):
+    _card_pay(agent_a, fixed_service, citizen, card)
+    with pytest.raises(InsufficientFunds):
+        _card_pay(agent_a, fixed_service, citizen, card)
+    card.account.refresh_from_db()
+    assert card.account.balance == 10_000 - 5_450
+
+
+def test_three_wrong_pins_lock_the_card_until_a_supervisor_unlocks(
+    agent_a, supervisor_a, fixed_service, citizen, card
+):
+    for _ in range(3):
+        with pytest.raises(WrongPin):
+            _card_pay(agent_a, fixed_service, citizen, card, pin="9999")
+    card.refresh_from_db()
+    assert card.is_locked and card.failed_pin_attempts == 3
+    with pytest.raises(cards.CardUnusable):
+        _card_pay(agent_a, fixed_service, citizen, card)  # even the right PIN
+    cards.card_unlock(supervisor=supervisor_a, card_number=card.number)
+    assert _card_pay(agent_a, fixed_service, citizen, card).total == 5_450
+
+
+def test_an_agent_cannot_unlock_a_card(agent_a, card):
+    from float_management.errors import NotAllowed
+
+    with pytest.raises(NotAllowed):
+        cards.card_unlock(supervisor=agent_a, card_number=card.number)
+
+
+def test_the_pin_is_stored_hashed(card):
+    assert "1234" not in card.pin_hash and len(card.pin_hash) > 20
+
+
+def test_a_top_up_respects_the_maximum_balance_and_the_daily_limit(agent_a, card, settings):
+    settings.CARD_DAILY_TOP_UP_LIMIT = 15_000
+    with pytest.raises(InvalidAmount):
+        cards.card_top_up(
+            agent=agent_a, card_number=card.number, amount=6_000, idempotency_key=_key()
+        )
+    settings.CARD_DAILY_TOP_UP_LIMIT = 1_000_000
+    settings.CARD_MAX_BALANCE = 12_000
+    with pytest.raises(InvalidAmount):
+        cards.card_top_up(
+            agent=agent_a, card_number=card.number, amount=3_000, idempotency_key=_key()
+        )
+    card.account.refresh_from_db()
+    assert card.account.balance == 10_000
+
+
+def test_a_bad_card_number_is_refused(agent_a, open_till):
+    with pytest.raises(cards.CardUnusable):
+        cards.card_top_up(
+            agent=agent_a, card_number="6280000000000001", amount=100, idempotency_key=_key()
+        )
+
+
+def test_a_lost_card_is_blocked_and_its_balance_moves_to_the_new_one(
+    agent_a, fixed_service, citizen, card
+):
+    new = cards.card_replace(
+        agent=agent_a, card_number=card.number, new_pin="4321", idempotency_key=_key()
+    )
+    card.refresh_from_db()
+    card.account.refresh_from_db()
+    new.account.refresh_from_db()
+    assert card.status == PrepaidCard.Status.BLOCKED and card.replaced_by == new
+    assert (card.account.balance, new.account.balance) == (0, 10_000)
+    with pytest.raises(cards.CardUnusable):
+        _card_pay(agent_a, fixed_service, citizen, card)
+    assert _card_pay(agent_a, fixed_service, citizen, new, pin="4321").card_balance_after == 4_550
+    assert ledger_verify().ok
+
+
+# --- Voids -----------------------------------------------------------------------------
+
+
+def test_an_approved_void_reverses_the_payment(
+    agent_a, supervisor_a, fixed_service, citizen, open_till
+):
+    from float_management.services import request_decide
+
+    payment = _cash(agent_a, fixed_service, citizen)
+    request = payments.void_request(
+        agent=agent_a, payment=payment, reason="خطأ في الخدمة", idempotency_key=_key()
+    )
+    request_decide(request=request, supervisor=supervisor_a, approve=True)
+    payment.refresh_from_db()
+    open_till.account.refresh_from_db()
+    assert payment.is_voided and payment.void_transfer.reverses_id == payment.transfer_id
+    assert open_till.account.balance == 100_000
+    assert Account.objects.get(key="payable:LOCAL:LIC-RENEW:fee").balance == 0
+    assert ledger_verify().ok
+
+
+def test_a_void_needs_a_reason_and_cannot_be_asked_twice(
+    agent_a, fixed_service, citizen, open_till
+):
+    payment = _cash(agent_a, fixed_service, citizen)
+    with pytest.raises(InvalidState):
+        payments.void_request(agent=agent_a, payment=payment, reason=" ", idempotency_key=_key())
+    payments.void_request(agent=agent_a, payment=payment, reason="خطأ", idempotency_key=_key())
+    with pytest.raises(InvalidState):
+        payments.void_request(agent=agent_a, payment=payment, reason="خطأ", idempotency_key=_key())
+
+
+def test_the_requester_cannot_approve_their_own_void(agent_a, fixed_service, citizen, open_till):
+    from float_management.errors import NotAllowed
+    from float_management.services import request_decide
+
+    payment = _cash(agent_a, fixed_service, citizen)
+    request = payments.void_request(
+        agent=agent_a, payment=payment, reason="x", idempotency_key=_key()
+    )
+    with pytest.raises(NotAllowed):
+        request_decide(request=request, supervisor=agent_a, approve=True)
+
+
+def test_a_void_of_a_card_payment_puts_the_money_back_on_the_card(
+    agent_a, supervisor_a, fixed_service, citizen, card
+):
+    from float_management.services import request_decide
+
+    payment = _card_pay(agent_a, fixed_service, citizen, card)
+    request = payments.void_request(
+        agent=agent_a, payment=payment, reason="x", idempotency_key=_key()
+    )
+    request_decide(request=request, supervisor=supervisor_a, approve=True)
+    card.account.refresh_from_db()
+    assert card.account.balance == 10_000
+
+
+def test_no_void_once_the_session_is_closing(
+    agent_a, fixed_service, citizen, open_till, denominations
+):
+    from float_management.services import till_session_submit_count
+
+    payment = _cash(agent_a, fixed_service, citizen)
+    till_session_submit_count(agent=agent_a, session=open_till, counts={}, idempotency_key=_key())
+    with pytest.raises(InvalidState):
+        payments.void_request(agent=agent_a, payment=payment, reason="x", idempotency_key=_key())
+
+
+def test_no_payment_once_the_count_is_submitted(
+    agent_a, fixed_service, citizen, open_till, denominations
+):
+    from float_management.services import till_session_submit_count
+
+    till_session_submit_count(agent=agent_a, session=open_till, counts={}, idempotency_key=_key())
+    with pytest.raises(InvalidState):
+        _cash(agent_a, fixed_service, citizen)
