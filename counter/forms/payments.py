@@ -35,8 +35,10 @@ class PaymentForm(KeyedForm):
             fields[f"ref_{ref.code}"] = field
         if service.amount_kind == Service.AmountKind.VARIABLE:
             fields["amount"] = MoneyField(label=_("Amount due (EGP)"))
-        # Reference fields and the amount come first: they are typed first.
-        self.fields = {**fields, **self.fields}
+        # In the order they are typed: references, amount, then the cash handed over
+        # (cash is the default method, so the agent never has to touch the radio).
+        order = ["tendered", "method", "card_number", "idempotency_key", "citizen"]
+        self.fields = {**fields, **{name: self.fields[name] for name in order}}
         self.fields["card_number"].widget.attrs.update(
             {"inputmode": "numeric", "dir": "ltr", "autocomplete": "off"}
         )

@@ -222,22 +222,32 @@ def card_issue(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _card_action(request: HttpRequest, form_class, prefix: str, call, done: str) -> HttpResponse:
+    """One form of the cards page: run `call(cleaned_data)`, show its result or the error."""
+    form = form_class(request.POST, prefix=prefix)
+    if form.is_valid():
+        try:
+            return _cards_page(request, **{done: call(form.cleaned_data)})
+        except DomainError as error:
+            form.add_error(None, str(error))
+    return _cards_page(request, **{f"{prefix}_form": form})
+
+
 @require_POST
 @require(Action.OPERATE_COUNTER)
 def card_top_up(request: HttpRequest) -> HttpResponse:
-    form = CardTopUpForm(request.POST, prefix="top_up")
-    if form.is_valid():
-        try:
-            top_up = card_services.card_top_up(
-                agent=request.user,
-                card_number=form.cleaned_data["card_number"],
-                amount=form.cleaned_data["amount"],
-                idempotency_key=form.cleaned_data["idempotency_key"],
-            )
-            return _cards_page(request, done_top_up=top_up)
-        except DomainError as error:
-            form.add_error(None, str(error))
-    return _cards_page(request, top_up_form=form)
+    return _card_action(
+        request,
+        CardTopUpForm,
+        "top_up",
+        lambda data: card_services.card_top_up(
+            agent=request.user,
+            card_number=data["card_number"],
+            amount=data["amount"],
+            idempotency_key=data["idempotency_key"],
+        ),
+        "done_top_up",
+    )
 
 
 @require_POST
@@ -263,19 +273,18 @@ def card_balance(request: HttpRequest) -> HttpResponse:
 @require_POST
 @require(Action.OPERATE_COUNTER)
 def card_replace(request: HttpRequest) -> HttpResponse:
-    form = CardReplaceForm(request.POST, prefix="replace")
-    if form.is_valid():
-        try:
-            card = card_services.card_replace(
-                agent=request.user,
-                card_number=form.cleaned_data["card_number"],
-                new_pin=form.cleaned_data["pin"],
-                idempotency_key=form.cleaned_data["idempotency_key"],
-            )
-            return _cards_page(request, replaced=card)
-        except DomainError as error:
-            form.add_error(None, str(error))
-    return _cards_page(request, replace_form=form)
+    return _card_action(
+        request,
+        CardReplaceForm,
+        "replace",
+        lambda data: card_services.card_replace(
+            agent=request.user,
+            card_number=data["card_number"],
+            new_pin=data["pin"],
+            idempotency_key=data["idempotency_key"],
+        ),
+        "replaced",
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -193,3 +193,27 @@ def test_a_supervisor_unlocks_a_card(client, supervisor_a, agent_a, citizen, ope
     assert response.status_code == 302
     card.refresh_from_db()
     assert not card.is_locked
+
+
+def test_a_lost_card_is_replaced_from_the_cards_page(client, agent_a, citizen, open_till):
+    card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
+    client.force_login(agent_a)
+    response = client.post(
+        reverse("counter:card_replace"),
+        {
+            "replace-card_number": card.number,
+            "replace-pin": "4321",
+            "replace-idempotency_key": _key(),
+        },
+    )
+    new = response.context["replaced"]
+    assert new.citizen == citizen and new.number != card.number
+    response = client.post(
+        reverse("counter:card_replace"),
+        {
+            "replace-card_number": card.number,
+            "replace-pin": "4321",
+            "replace-idempotency_key": _key(),
+        },
+    )
+    assert response.context["replace_form"].non_field_errors()

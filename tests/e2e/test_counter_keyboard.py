@@ -1,0 +1,58 @@
+"""A cash payment for a registered citizen, from the counter home screen, by keyboard only.
+
+Every key press is counted; the test prints the count (quoted in the README)
+and fails if the flow needs more than the budget.
+"""
+
+from tests.e2e.conftest import screenshot
+
+KEYSTROKE_BUDGET = 45
+CITIZEN_ID = "28503150123451"  # a demo citizen (invented), verified by seed_demo
+
+
+class Keyboard:
+    def __init__(self, page):
+        self.page = page
+        self.count = 0
+
+    def type(self, text: str) -> None:
+        for char in text:
+            self.page.keyboard.type(char)
+            self.count += 1
+
+    def press(self, key: str) -> None:
+        self.page.keyboard.press(key)
+        self.count += 1
+
+
+def test_a_cash_payment_for_a_registered_citizen_by_keyboard(login, server):
+    page = login("agent.01001.1")
+    page.goto(server + "/counter/")
+    keys = Keyboard(page)
+
+    keys.type(CITIZEN_ID)
+    keys.press("Enter")
+    page.wait_for_selector("#citizen-results a:focus")
+    keys.press("Enter")  # the one match has the focus: open the citizen
+    page.wait_for_selector("#pay-service:focus")
+    screenshot(page, "citizen")
+    keys.press("Enter")  # pay for a service
+    page.wait_for_selector("#service-q:focus")
+    keys.type("LA-106")
+    page.wait_for_selector("#service-results a")
+    keys.press("Tab")  # to the first result
+    keys.press("Enter")
+    page.wait_for_selector("input[name=ref_licence_no]:focus")
+    keys.type("9876/2025")
+    keys.press("Tab")
+    keys.type("50")  # cash tendered; cash is the default method
+    keys.press("Enter")
+    page.wait_for_selector("#change-due")
+    screenshot(page, "confirm")
+    keys.press("Enter")  # the confirm button has the focus
+    page.wait_for_url("**/counter/payments/*/")
+    screenshot(page, "payment")
+
+    assert "24.00" in page.content()  # 20 + 2 stamp + 2 commission
+    print(f"\nKeystrokes for a cash payment of a registered citizen: {keys.count}")
+    assert keys.count <= KEYSTROKE_BUDGET
