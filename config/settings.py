@@ -6,6 +6,8 @@ Production sets DJANGO_DEBUG=0, DJANGO_SECRET_KEY, DATABASE_URL and REDIS_URL.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -113,6 +115,15 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # A file, not Django's in-memory test database: tests with threads (websocket
+            # pushes, concurrent requests) need real connections, not a shared cache.
+            # One file per test process, in the temp folder, so parallel runs never share it.
+            "TEST": {
+                "NAME": env_str(
+                    "DJANGO_SQLITE_TEST_PATH",
+                    str(Path(tempfile.gettempdir()) / f"counters-test-{os.getpid()}.sqlite3"),
+                )
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -181,6 +192,8 @@ SMS_BACKEND = env_str("SMS_BACKEND", "counter.sms.OutboxBackend")
 CARD_MAX_BALANCE = env_int("CARD_MAX_BALANCE", 1_000_000, minimum=1)
 CARD_DAILY_TOP_UP_LIMIT = env_int("CARD_DAILY_TOP_UP_LIMIT", 500_000, minimum=1)
 CARD_PIN_TRIES = env_int("CARD_PIN_TRIES", 3, minimum=1)
+# Public receipt checks per client address and minute (the QR page needs no login).
+RECEIPT_VERIFY_PER_MINUTE = env_int("RECEIPT_VERIFY_PER_MINUTE", 30, minimum=1)
 
 # --- Security (all on when DEBUG is off; a TLS-terminating proxy is supported) ---
 

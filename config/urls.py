@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from agents import views as agent_views
+from receipts.urls import verify_urlpatterns
 
 urlpatterns = [
     path("", agent_views.home, name="home"),
@@ -11,5 +12,7 @@ urlpatterns = [
     path("counter/", include("counter.urls")),
     path("float/", include("float_management.urls")),
     path("dashboard/", include("dashboard.urls")),
+    path("receipts/", include("receipts.urls")),
+    *verify_urlpatterns,
     path("admin/", admin.site.urls),
 ]

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -102,7 +102,8 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
                 payment = payment_services.payment_post_card(
                     card_number=data["card_number"], pin=pin_form.cleaned_data["pin"], **common
                 )
-            return redirect("counter:payment", reference=payment.reference)
+            # The receipt, with the print dialog opened on it.
+            return redirect(reverse("receipt", args=[payment.reference]) + "?print=1")
         except ValidationError as error:
             _add_errors(form, error)
         except DomainError as error:

@@ -56,7 +56,30 @@ MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
     "counter:card_balance": ((), {"*": 405}),
     "counter:card_replace": ((), {"*": 405}),
     "counter:card_unlock": ((), {ANON: LOGIN, "supervisor_a": 200, "*": 403}),
-    "dashboard:home": ((), {ANON: LOGIN, "agent_a": 403, "agent_b": 403, "*": 200}),
+    "receipt": (("000000000000",), {ANON: LOGIN, "*": 404}),
+    "receipt_pdf": (("000000000000",), {ANON: LOGIN, "*": 404}),
+    # Public: a forged token is "not genuine", a page, for everyone.
+    "receipt_verify": (("forged",), {"*": 200}),
+    # Each supervisor is sent to their own board.
+    "dashboard:home": ((), {ANON: LOGIN, "agent_a": 403, "agent_b": 403, "*": 302}),
+    "dashboard:governorate": (
+        ("01",),
+        {
+            ANON: LOGIN,
+            "agent_a": 403,
+            "agent_b": 403,
+            "supervisor_a": 404,
+            "regional_a": 200,
+            "regional_other": 404,
+            "head_office": 200,
+            "auditor": 200,
+        },
+    ),
+    "dashboard:nation": (
+        (),
+        {ANON: LOGIN, "agent_a": 403, "agent_b": 403, "head_office": 200, "auditor": 200, "*": 404},
+    ),
+    "dashboard:decide": ((1,), {"*": 405}),
     "dashboard:branch": (
         ("A0001",),
         {
@@ -121,15 +144,15 @@ def test_a_regional_supervisor_sees_only_branches_of_their_governorate(
     client, regional_a, branch_a, branch_b
 ):
     client.force_login(regional_a)
-    response = client.get(reverse("dashboard:home"))
-    codes = [b.code for b in response.context["branches"]]
+    response = client.get(reverse("dashboard:home"), follow=True)
+    codes = [row["branch"].code for row in response.context["board"].rows]
     assert codes == [branch_a.code]
 
 
-def test_head_office_sees_every_branch(client, head_office, branch_a, branch_b):
+def test_head_office_lands_on_the_nation(client, head_office, branch_a, branch_b):
     client.force_login(head_office)
-    response = client.get(reverse("dashboard:home"))
-    assert {b.code for b in response.context["branches"]} == {branch_a.code, branch_b.code}
+    response = client.get(reverse("dashboard:home"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("dashboard:nation")
 
 
 def test_a_user_without_a_profile_is_refused(client, django_user_model):
@@ -141,10 +164,10 @@ def test_a_user_without_a_profile_is_refused(client, django_user_model):
 
 def test_a_deactivated_user_loses_access_at_once(client, supervisor_a):
     client.force_login(supervisor_a)
-    assert client.get(reverse("dashboard:home")).status_code == 200
+    assert client.get(reverse("dashboard:branch", args=["A0001"])).status_code == 200
     supervisor_a.is_active = False
     supervisor_a.save(update_fields=["is_active"])
-    response = client.get(reverse("dashboard:home"))
+    response = client.get(reverse("dashboard:branch", args=["A0001"]))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 

@@ -50,7 +50,7 @@ def test_a_cash_payment_for_a_registered_citizen_by_keyboard(login, server):
     page.wait_for_selector("#change-due")
     screenshot(page, "confirm")
     keys.press("Enter")  # the confirm button has the focus
-    page.wait_for_url("**/counter/payments/*/")
+    page.wait_for_url("**/receipts/*/?print=1")
     screenshot(page, "payment")
 
     assert "24.00" in page.content()  # 20 + 2 stamp + 2 commission

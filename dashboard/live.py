@@ -1,0 +1,152 @@
+"""Make dashboards live: domain events → coalesced pushes of fresh HTML fragments.
+
+The ledger and the counter send their signals after commit; the receivers here
+mark the touched groups (the branch, its governorate, the nation) dirty. A
+group is pushed at most once per WINDOW seconds: the first event pushes at
+once, later ones within the window schedule one trailing push, which renders
+the figures as they are *then*. So a burst of any size becomes at most two
+pushes a second, each with the latest numbers.
+
+Pushes run on an asyncio loop: the loop of this process's websocket consumers
+when there is one (always so under daphne), else a private background loop
+(e.g. in a process that only serves HTTP). With several processes, the cache
+(Redis) holds the window's gate, so the limit is per group, not per process.
+Publishing never raises into the caller: a payment must succeed even when the
+channel layer is down; failures are logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django.db import close_old_connections
+
+from dashboard.fragments import render_board
+from dashboard.groups import groups_for_branch
+
+logger = logging.getLogger(__name__)
+
+WINDOW = 1.0  # seconds between two pushes of one group
+
+
+@dataclass
+class _GroupState:
+    last: float = float("-inf")
+    timer: asyncio.TimerHandle | None = None
+
+
+_states: dict[asyncio.AbstractEventLoop, dict[str, _GroupState]] = {}
+_consumer_loop: asyncio.AbstractEventLoop | None = None
+_private_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+pushes_sent = 0  # for tests and benchmarks
+
+
+def _alive(loop: asyncio.AbstractEventLoop | None) -> bool:
+    return loop is not None and not loop.is_closed() and loop.is_running()
+
+
+def adopt_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Consumers call this on connect: pushes then run on the loop they listen on."""
+    global _consumer_loop
+    with _loop_lock:
+        if not _alive(_consumer_loop):
+            _consumer_loop = loop
+
+
+def _target_loop() -> asyncio.AbstractEventLoop:
+    """The consumers' loop when this process has one, else a private background loop."""
+    global _private_loop
+    with _loop_lock:
+        if _alive(_consumer_loop):
+            return _consumer_loop
+        if _private_loop is None or _private_loop.is_closed():
+            _private_loop = asyncio.new_event_loop()
+            threading.Thread(
+                target=_private_loop.run_forever, name="dashboard-publisher", daemon=True
+            ).start()
+        return _private_loop
+
+
+def group_name(base: str, language: str, can_approve: bool = False) -> str:
+    """The group of one rendering: a board, in a language, with or without approve buttons."""
+    return f"{base}.{language}.{'approver' if can_approve else 'viewer'}"
+
+
+def _variants(base: str) -> list[tuple[str, bool]]:
+    approvers = (False, True) if base.startswith("branch.") else (False,)
+    return [(code, approver) for code, _name in settings.LANGUAGES for approver in approvers]
+
+
+def _render_all(base: str) -> dict[str, str]:
+    close_old_connections()
+    try:
+        return {
+            group_name(base, language, approver): render_board(
+                base, oob=True, language=language, can_approve=approver
+            )
+            for language, approver in _variants(base)
+        }
+    finally:
+        close_old_connections()
+
+
+async def _push(base: str) -> None:
+    global pushes_sent
+    layer = get_channel_layer()
+    try:
+        html_by_group = await sync_to_async(_render_all, thread_sensitive=False)(base)
+        for group, html in html_by_group.items():
+            await layer.group_send(group, {"type": "dashboard.update", "html": html})
+        pushes_sent += 1
+    except Exception:
+        logger.exception("dashboard push to %s failed", base)
+
+
+def _gate_open(base: str) -> bool:
+    """Across processes: only one push per group and window (needs a shared cache)."""
+    try:
+        return cache.add(f"dashboard:gate:{base}", 1, timeout=WINDOW)
+    except Exception:
+        logger.exception("dashboard gate unavailable; pushing without it")
+        return True
+
+
+def _schedule(base: str) -> None:
+    """Runs on the publisher loop: push now, or once at the end of the window."""
+    loop = asyncio.get_running_loop()
+    state = _states.setdefault(loop, {}).setdefault(base, _GroupState())
+    if state.timer is not None:
+        return  # a trailing push is already due; it will carry the latest figures
+    wait = state.last + WINDOW - loop.time()
+    if wait <= 0 and _gate_open(base):
+        state.last = loop.time()
+        loop.create_task(_push(base))
+        return
+
+    def trailing() -> None:
+        state.timer = None
+        _schedule(base)
+
+    state.timer = loop.call_later(max(wait, 0.05), trailing)
+
+
+def publish(*groups: str) -> None:
+    """Mark `groups` dirty. Safe from any thread; never raises."""
+    try:
+        loop = _target_loop()
+        for base in groups:
+            loop.call_soon_threadsafe(_schedule, base)
+    except Exception:
+        logger.exception("dashboard publish failed")
+
+
+def publish_branch(branch) -> None:
+    publish(*groups_for_branch(branch.pk, branch.governorate_id))

@@ -1,0 +1,252 @@
+"""Every figure on the dashboards, computed from the database.
+
+A reload shows the same numbers as the live page: the websocket only pushes
+these same fragments again. Each board runs a fixed number of queries,
+whatever the number of branches or payments (pinned in the tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Count, F, Max, Q, Sum
+from django.db.models.functions import TruncMinute
+from django.utils import timezone
+
+from agents.models import Branch, Governorate
+from counter.models import Payment, PrepaidCard
+from float_management.models import ACTIVE_STATUSES, Request, SessionStatus, TillSession
+from float_management.selectors import requests_pending
+from float_management.services import till_state
+from receipts.models import SettlementBatch
+
+LARGE_VARIANCE = 5_000  # piastres: 50 EGP either way is worth a supervisor's look
+CLOSING_HOUR = 20  # a till still open after 20:00 Cairo time is flagged
+
+
+def day_start(now: datetime | None = None) -> datetime:
+    local = timezone.localtime(now)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class CounterRow:
+    number: int
+    session: TillSession | None
+    agent_name: str = ""
+    status: str = ""
+    cash: int = 0
+    state: str = ""
+    payments: int = 0
+    total: int = 0
+    last_activity: datetime | None = None
+    open_after_hours: bool = False
+
+
+@dataclass
+class Board:
+    rows: list = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    payments: int = 0
+    total: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def _payments_today(now: datetime | None):
+    return Payment.objects.filter(created_at__gte=day_start(now), void_transfer__isnull=True)
+
+
+def branch_board(branch: Branch, *, now: datetime | None = None) -> Board:
+    """Every counter of the branch, its approval queue and its alerts (6 queries)."""
+    now = now or timezone.now()
+    start = day_start(now)
+    counters = list(branch.counters.filter(is_active=True).order_by("number"))
+    sessions = {
+        s.counter_id: s
+        for s in TillSession.objects.filter(
+            branch=branch, status__in=ACTIVE_STATUSES
+        ).select_related("agent", "account")
+    }
+    stats = {
+        row["session_id"]: row
+        for row in _payments_today(now)
+        .filter(branch=branch)
+        .values("session_id")
+        .annotate(n=Count("id"), total=Sum("total"), last=Max("created_at"))
+        .order_by()
+    }
+    board = Board()
+    for counter in counters:
+        row = CounterRow(number=counter.number, session=sessions.get(counter.pk))
+        session = row.session
+        if session is not None:
+            row.agent_name = session.agent.get_full_name() or session.agent.get_username()
+            row.status = session.get_status_display()
+            row.cash = session.account.balance
+            row.state = till_state(balance=row.cash, limit=branch.till_cash_limit)
+            stat = stats.get(session.pk, {})
+            row.payments, row.total = stat.get("n", 0), stat.get("total") or 0
+            row.last_activity = stat.get("last") or session.opened_at or session.requested_at
+            row.open_after_hours = session.status == SessionStatus.OPEN and (
+                timezone.localtime(now).hour >= CLOSING_HOUR
+                or (session.opened_at is not None and session.opened_at < start)
+            )
+            board.payments += row.payments
+            board.total += row.total
+            if row.state == "over":
+                board.alerts.append(("over", counter.number))
+            if row.open_after_hours:
+                board.alerts.append(("after_hours", counter.number))
+        board.rows.append(row)
+    pending = list(requests_pending(branch))
+    board.extra["pending"] = pending
+    for request in pending:
+        if request.kind == "void":
+            board.alerts.append(("void", request.session.counter.number))
+    for session in (
+        TillSession.objects.filter(branch=branch, status=SessionStatus.CLOSED, closed_at__gte=start)
+        .filter(Q(variance__gte=LARGE_VARIANCE) | Q(variance__lte=-LARGE_VARIANCE))
+        .select_related("counter")
+    ):
+        board.alerts.append(("variance", session.counter.number))
+    locked = PrepaidCard.objects.filter(issued_branch=branch, locked_at__gte=start).count()
+    if locked:
+        board.alerts.append(("cards_locked", locked))
+    return board
+
+
+def governorate_board(governorate: Governorate, *, now: datetime | None = None) -> Board:
+    """Each branch: totals today, open counters, cash held, alerts (4 queries)."""
+    branches = list(Branch.objects.filter(governorate=governorate, is_active=True).order_by("code"))
+    paid = {
+        row["branch_id"]: row
+        for row in _payments_today(now)
+        .filter(branch__governorate=governorate)
+        .values("branch_id")
+        .annotate(n=Count("id"), total=Sum("total"))
+        .order_by()
+    }
+    held = {
+        row["branch_id"]: row
+        for row in TillSession.objects.filter(
+            branch__governorate=governorate, status=SessionStatus.OPEN
+        )
+        .values("branch_id")
+        .annotate(
+            open=Count("id"),
+            cash=Sum("account__balance"),
+            over=Count("id", filter=Q(account__balance__gt=F("branch__till_cash_limit"))),
+        )
+        .order_by()
+    }
+    voids = dict(
+        Request.objects.filter(branch__governorate=governorate, kind="void", decision__isnull=True)
+        .values_list("branch_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    board = Board()
+    for branch in branches:
+        p, h = paid.get(branch.pk, {}), held.get(branch.pk, {})
+        row = {
+            "branch": branch,
+            "payments": p.get("n", 0),
+            "total": p.get("total") or 0,
+            "open": h.get("open", 0),
+            "cash": h.get("cash") or 0,
+            "limit": branch.till_cash_limit * h.get("open", 0),
+            "over": h.get("over", 0),
+            "voids": voids.get(branch.pk, 0),
+        }
+        board.rows.append(row)
+        board.payments += row["payments"]
+        board.total += row["total"]
+        if row["over"]:
+            board.alerts.append(("over", branch.name))
+        if row["voids"]:
+            board.alerts.append(("void", branch.name))
+    return board
+
+
+def payments_per_minute(*, now: datetime | None = None, minutes: int = 60) -> list[int]:
+    """Payments in each of the last `minutes` minutes, oldest first (1 query)."""
+    now = now or timezone.now()
+    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    start = end - timedelta(minutes=minutes)
+    counts = {
+        timezone.localtime(row["minute"]).replace(second=0, microsecond=0): row["n"]
+        for row in Payment.objects.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(minute=TruncMinute("created_at"))
+        .values("minute")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    return [counts.get(timezone.localtime(start + timedelta(minutes=i)), 0) for i in range(minutes)]
+
+
+def sparkline(values: list[int], *, width: int = 300, height: int = 48) -> str:
+    """SVG polyline points for `values`, scaled into width × height (drawn by the server)."""
+    if not values:
+        return ""
+    top = max(values) or 1
+    step = width / max(len(values) - 1, 1)
+    return " ".join(
+        f"{round(i * step, 1)},{round(height - (v / top) * (height - 2) - 1, 1)}"
+        for i, v in enumerate(values)
+    )
+
+
+def nation_board(*, now: datetime | None = None) -> Board:
+    """The nation by governorate, the last hour minute by minute, top services (6 queries)."""
+    governorates = list(Governorate.objects.filter(abroad=False).order_by("code"))
+    paid = {
+        row["branch__governorate_id"]: row
+        for row in _payments_today(now)
+        .values("branch__governorate_id")
+        .annotate(n=Count("id"), total=Sum("total"))
+        .order_by()
+    }
+    held = {
+        row["branch__governorate_id"]: row
+        for row in TillSession.objects.filter(status=SessionStatus.OPEN)
+        .values("branch__governorate_id")
+        .annotate(
+            open=Count("id"),
+            cash=Sum("account__balance"),
+            over=Count("id", filter=Q(account__balance__gt=F("branch__till_cash_limit"))),
+        )
+        .order_by()
+    }
+    board = Board()
+    for governorate in governorates:
+        p, h = paid.get(governorate.pk, {}), held.get(governorate.pk, {})
+        row = {
+            "governorate": governorate,
+            "payments": p.get("n", 0),
+            "total": p.get("total") or 0,
+            "open": h.get("open", 0),
+            "cash": h.get("cash") or 0,
+            "over": h.get("over", 0),
+        }
+        board.rows.append(row)
+        board.payments += row["payments"]
+        board.total += row["total"]
+        if row["over"]:
+            board.alerts.append(("over", governorate.name))
+    per_minute = payments_per_minute(now=now)
+    board.extra["per_minute"] = per_minute
+    board.extra["per_minute_max"] = max(per_minute, default=0)
+    board.extra["sparkline"] = sparkline(per_minute)
+    board.extra["top_services"] = list(
+        _payments_today(now)
+        .values("service__code", "service__name_ar", "service__name_en")
+        .annotate(n=Count("id"), total=Sum("total"))
+        .order_by("-n", "service__code")[:10]
+    )
+    board.extra["settlements"] = list(
+        SettlementBatch.objects.select_related("agency").order_by("-business_day", "agency__code")[
+            :10
+        ]
+    )
+    return board

@@ -1,0 +1,51 @@
+"""What a receipt says, independent of how it is drawn (PDF roll, A4, HTML preview)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+NETWORK_AR = "شبكة مكاتب البريد"
+NETWORK_EN = "Postal Counter Network"
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    label_ar: str
+    label_en: str
+    amount: int  # piastres
+
+
+@dataclass(frozen=True)
+class ReceiptData:
+    kind: str  # "payment", "top_up" or "void"
+    reference: str  # the receipt number (Code128)
+    branch_ar: str
+    branch_en: str
+    branch_code: str
+    counter_number: int
+    agent_name: str
+    issued_at: datetime  # aware; drawn in Africa/Cairo
+    total: int  # piastres
+    verify_url: str  # absolute URL with the signed token (QR)
+    method: str = "cash"  # "cash" or "card"
+    citizen_name: str | None = None
+    national_id_masked: str | None = None
+    service_ar: str = ""
+    service_en: str = ""
+    agency_ar: str = ""
+    agency_en: str = ""
+    budget_item: str = ""
+    payment_reference: str | None = None  # the voided payment, on a void slip
+    references: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # label_ar, label_en, value
+    lines: list[ReceiptLine] = field(default_factory=list)
+    tendered: int | None = None
+    change: int | None = None
+    card_masked: str | None = None
+    card_balance_after: int | None = None
+    copy_number: int = 0  # 0: the original; n: the n-th reprint
+    voided: bool = False
+    network_ar: str = NETWORK_AR
+    network_en: str = NETWORK_EN

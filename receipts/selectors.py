@@ -1,0 +1,144 @@
+"""From a receipt number to what the receipt says."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from counter.checkdigit import new_reference
+from counter.models import Payment, TopUp
+from counter.nationalid import mask_national_id
+from receipts.data import ReceiptData, ReceiptLine
+from receipts.models import Receipt
+
+_PAYMENT_RELATED = (
+    "service__agency",
+    "branch",
+    "session__counter",
+    "agent",
+    "citizen",
+    "card",
+)
+
+
+def receipt_find(reference: str) -> Receipt | None:
+    """The receipt with this number, made on first use for a payment or a top-up."""
+    receipt = Receipt.objects.filter(reference=reference).first()
+    if receipt is not None:
+        return receipt
+    payment = Payment.objects.filter(reference=reference).only("pk").first()
+    top_up = None if payment else TopUp.objects.filter(reference=reference).only("pk").first()
+    if payment is None and top_up is None:
+        return None
+    try:
+        with transaction.atomic():
+            return Receipt.objects.create(
+                reference=reference,
+                kind=Receipt.Kind.PAYMENT if payment else Receipt.Kind.TOP_UP,
+                payment=payment,
+                top_up=top_up,
+            )
+    except IntegrityError:  # made concurrently by another request
+        return Receipt.objects.get(reference=reference)
+
+
+def void_slip_for(payment: Payment) -> Receipt:
+    """The void slip of a voided payment (its own number), made on first use."""
+    existing = Receipt.objects.filter(payment=payment, kind=Receipt.Kind.VOID).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Receipt.objects.create(
+                reference=new_reference(), kind=Receipt.Kind.VOID, payment=payment
+            )
+    except IntegrityError:
+        return Receipt.objects.get(payment=payment, kind=Receipt.Kind.VOID)
+
+
+def branch_of(receipt: Receipt):
+    """The branch a receipt belongs to, for scoping."""
+    return receipt.payment.branch if receipt.payment_id else receipt.top_up.branch
+
+
+def receipt_print(receipt: Receipt) -> int:
+    """Record one print: 0 for the original (the first print), n for the n-th copy."""
+    with transaction.atomic():
+        locked = Receipt.objects.select_for_update().get(pk=receipt.pk)
+        if locked.original_printed_at is None:
+            locked.original_printed_at = timezone.now()
+            locked.save(update_fields=["original_printed_at"])
+            return 0
+        Receipt.objects.filter(pk=locked.pk).update(reprints=F("reprints") + 1)
+        return locked.reprints + 1
+
+
+def receipt_data(receipt: Receipt, *, copy_number: int, verify_url: str) -> ReceiptData:
+    """Everything the receipt shows, in both languages, from the database."""
+    if receipt.top_up_id:
+        top_up = TopUp.objects.select_related(
+            "branch", "session__counter", "agent", "card__citizen"
+        ).get(pk=receipt.top_up_id)
+        citizen = top_up.card.citizen
+        return ReceiptData(
+            kind="top_up",
+            reference=receipt.reference,
+            branch_ar=top_up.branch.name_ar,
+            branch_en=top_up.branch.name_en,
+            branch_code=top_up.branch.code,
+            counter_number=top_up.session.counter.number,
+            agent_name=top_up.agent.get_full_name() or top_up.agent.get_username(),
+            issued_at=top_up.created_at,
+            total=top_up.amount,
+            verify_url=verify_url,
+            citizen_name=citizen.name_ar,
+            national_id_masked=mask_national_id(citizen.national_id),
+            lines=[ReceiptLine("شحن بطاقة", "Card top-up", top_up.amount)],
+            tendered=None,
+            card_masked=top_up.card.masked_number,
+            card_balance_after=top_up.balance_after,
+            copy_number=copy_number,
+        )
+    payment = (
+        Payment.objects.select_related(*_PAYMENT_RELATED)
+        .prefetch_related("lines__component", "service__reference_fields")
+        .get(pk=receipt.payment_id)
+    )
+    labels = {f.code: (f.label_ar, f.label_en) for f in payment.service.reference_fields.all()}
+    is_void_slip = receipt.kind == Receipt.Kind.VOID
+    citizen = payment.citizen
+    return ReceiptData(
+        kind=receipt.kind,
+        reference=receipt.reference,
+        branch_ar=payment.branch.name_ar,
+        branch_en=payment.branch.name_en,
+        branch_code=payment.branch.code,
+        counter_number=payment.session.counter.number,
+        agent_name=payment.agent.get_full_name() or payment.agent.get_username(),
+        issued_at=payment.voided_at if is_void_slip else payment.created_at,
+        total=payment.total,
+        verify_url=verify_url,
+        method=payment.method,
+        citizen_name=citizen.name_ar if citizen else None,
+        national_id_masked=mask_national_id(citizen.national_id) if citizen else None,
+        service_ar=payment.service.name_ar,
+        service_en=payment.service.name_en,
+        agency_ar=payment.service.agency.name_ar,
+        agency_en=payment.service.agency.name_en,
+        budget_item=payment.service.budget_item,
+        payment_reference=payment.reference if is_void_slip else None,
+        references=[
+            (*labels.get(code, (code, code)), value) for code, value in payment.references.items()
+        ],
+        lines=[
+            ReceiptLine(line.component.name_ar, line.component.name_en, line.amount)
+            for line in payment.lines.all()
+        ],
+        tendered=payment.tendered,
+        change=payment.change,
+        card_masked=payment.card.masked_number if payment.card_id else None,
+        card_balance_after=payment.card_balance_after,
+        copy_number=copy_number,
+        voided=payment.is_voided and not is_void_slip,
+    )

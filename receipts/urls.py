@@ -1,0 +1,9 @@
+from django.urls import path, re_path
+
+from receipts import views
+
+urlpatterns = [
+    re_path(r"^(?P<reference>[0-9]{12})/$", views.receipt_preview, name="receipt"),
+    re_path(r"^(?P<reference>[0-9]{12})\.pdf$", views.receipt_pdf, name="receipt_pdf"),
+]
+verify_urlpatterns = [path("r/<str:token>", views.receipt_verify, name="receipt_verify")]

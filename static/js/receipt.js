@@ -1,0 +1,19 @@
+// Print the receipt PDF through a hidden frame, so the browser's print dialog opens on it.
+(function () {
+  const button = document.getElementById("print-receipt");
+  if (!button) return;
+  function print() {
+    const frame = document.createElement("iframe");
+    frame.style.position = "fixed";
+    frame.style.width = "0";
+    frame.style.height = "0";
+    frame.style.border = "0";
+    frame.src = button.dataset.pdf;
+    frame.addEventListener("load", () => {
+      try { frame.contentWindow.focus(); frame.contentWindow.print(); } catch (e) { window.open(button.dataset.pdf); }
+    });
+    document.body.appendChild(frame);
+  }
+  button.addEventListener("click", print);
+  if (button.dataset.auto === "1") print();
+})();

@@ -1,0 +1,138 @@
+"""Receipt pages: scoped preview and PDF (original, then counted copies), public verification."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from counter.services import payments
+from float_management.services import request_decide
+from receipts.models import Receipt
+from receipts.tokens import token_for
+
+
+@pytest.fixture
+def payment(agent_a, fixed_service, citizen, open_till):
+    return payments.payment_post_cash(
+        agent=agent_a,
+        service=fixed_service,
+        citizen=citizen,
+        amount=None,
+        references={"licence": "123456"},
+        tendered=10_000,
+        idempotency_key=uuid.uuid4().hex,
+    )
+
+
+def test_the_preview_shows_the_receipt_in_scope_and_404_outside(client, personas, payment):
+    url = reverse("receipt", args=[payment.reference])
+    expected = {
+        "agent_a": 200,
+        "agent_b": 404,
+        "supervisor_a": 200,
+        "regional_a": 200,
+        "regional_other": 404,
+        "head_office": 200,
+        "auditor": 200,
+    }
+    seen = {}
+    for name, user in personas.items():
+        client.force_login(user)
+        seen[name] = client.get(url).status_code
+    assert seen == expected
+
+
+def test_the_preview_shows_the_masked_national_id_and_the_total(client, agent_a, payment, citizen):
+    client.force_login(agent_a)
+    html = client.get(reverse("receipt", args=[payment.reference])).content.decode()
+    assert citizen.national_id not in html
+    assert citizen.national_id[-2:] in html and "54.50" in html
+
+
+def test_the_first_pdf_is_the_original_and_later_ones_are_counted_copies(client, agent_a, payment):
+    client.force_login(agent_a)
+    url = reverse("receipt_pdf", args=[payment.reference])
+    first = client.get(url)
+    assert first.status_code == 200 and first["Content-Type"] == "application/pdf"
+    assert first.content.startswith(b"%PDF")
+    assert "copy" not in first["Content-Disposition"]
+    second = client.get(url + "?layout=a4")
+    assert "copy1" in second["Content-Disposition"]
+    receipt = Receipt.objects.get(reference=payment.reference)
+    assert receipt.original_printed_at is not None and receipt.reprints == 1
+
+
+def test_an_unknown_layout_is_404(client, agent_a, payment):
+    client.force_login(agent_a)
+    url = reverse("receipt_pdf", args=[payment.reference]) + "?layout=letter"
+    assert client.get(url).status_code == 404
+
+
+def test_the_pdf_is_404_outside_the_scope(client, agent_b, payment):
+    client.force_login(agent_b)
+    assert client.get(reverse("receipt_pdf", args=[payment.reference])).status_code == 404
+    assert not Receipt.objects.filter(original_printed_at__isnull=False).exists()
+
+
+def test_anyone_can_check_a_genuine_receipt_without_logging_in(client, payment, citizen):
+    response = client.get(reverse("receipt_verify", args=[token_for(payment.reference)]))
+    assert response.status_code == 200
+    assert response.context["status"] == "genuine"
+    html = response.content.decode()
+    assert citizen.national_id not in html and "54.50" in html
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # altered signature
+        lambda t: "9" + t[1:],  # altered receipt number
+        lambda t: "not-a-token",
+        lambda t: t + ":extra",
+    ],
+)
+def test_an_altered_token_is_not_genuine_never_an_error(client, payment, mangle):
+    response = client.get(reverse("receipt_verify", args=[mangle(token_for(payment.reference))]))
+    assert response.status_code == 200
+    assert response.context["status"] == "forged"
+
+
+def test_a_signed_token_for_an_unknown_number_is_not_genuine(client, db):
+    response = client.get(reverse("receipt_verify", args=[token_for("123456789012")]))
+    assert response.context["status"] == "forged"
+
+
+def test_a_voided_payment_shows_as_voided(client, agent_a, supervisor_a, payment):
+    request = payments.void_request(
+        agent=agent_a, payment=payment, reason="x", idempotency_key=uuid.uuid4().hex
+    )
+    request_decide(request=request, supervisor=supervisor_a, approve=True)
+    response = client.get(reverse("receipt_verify", args=[token_for(payment.reference)]))
+    assert response.context["status"] == "voided"
+    client.force_login(agent_a)
+    preview = client.get(reverse("receipt", args=[payment.reference]))
+    slip = preview.context["void_slip"]
+    assert slip.kind == "void" and slip.reference != payment.reference
+    response = client.get(reverse("receipt_verify", args=[token_for(slip.reference)]))
+    assert response.context["status"] == "genuine"
+
+
+def test_verification_is_rate_limited_per_address(client, payment, settings):
+    settings.RECEIPT_VERIFY_PER_MINUTE = 3
+    url = reverse("receipt_verify", args=[token_for(payment.reference)])
+    statuses = [client.get(url).status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_a_top_up_has_its_own_slip(client, agent_a, citizen, open_till):
+    from counter.services import cards
+
+    card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key="k1" * 16)
+    top_up = cards.card_top_up(
+        agent=agent_a, card_number=card.number, amount=5_000, idempotency_key="k2" * 16
+    )
+    client.force_login(agent_a)
+    response = client.get(reverse("receipt", args=[top_up.reference]))
+    assert response.status_code == 200
+    assert response.context["data"].kind == "top_up"
+    assert response.context["data"].card_balance_after == 5_000
