@@ -24,25 +24,17 @@ ARTIFACTS = ROOT / "artifacts" / "e2e"
 PASSWORD = "e2e-demo-pass"
 
 
-def pytest_collection_modifyitems(config, items):
-    if not Path(CHROMIUM).exists():
-        skip = pytest.mark.skip(reason=f"no browser at {CHROMIUM} (apt-get install chromium)")
-        for item in items:
-            item.add_marker(skip)
-
-
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """A seeded demo app under daphne; yields its base URL."""
-    db = tmp_path_factory.mktemp("e2e") / "e2e.sqlite3"
+def seeded_env(db_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of an app on its own SQLite file, migrated and seeded with the demo."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
-    env.update({"DJANGO_SQLITE_PATH": str(db), "DJANGO_DEBUG": "1", "PYTHONUNBUFFERED": "1"})
+    env.update({"DJANGO_SQLITE_PATH": str(db_path), "DJANGO_DEBUG": "1", "PYTHONUNBUFFERED": "1"})
+    env.update(extra)
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     subprocess.run(
@@ -52,43 +44,65 @@ def server(tmp_path_factory):
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("logs") / "daphne.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+    return env
+
+
+class Daphne:
+    """One daphne process on a free loopback port; stopped by stop()."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = open(log_path, "w")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "config.asgi:application",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.base + "/healthz", timeout=1)
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"daphne did not start; see {log_path}") from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.terminate()
         try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("daphne did not start; see " + log.name) from None
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """A seeded demo app under daphne (in-memory channel layer); yields its base URL."""
+    folder = tmp_path_factory.mktemp("e2e")
+    daphne = Daphne(seeded_env(folder / "e2e.sqlite3"), folder / "daphne.log")
+    yield daphne.base
+    daphne.stop()
 
 
 @pytest.fixture(scope="session")
 def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,0 +1,77 @@
+"""Two daphne processes sharing Redis: a payment through one reaches a dashboard on the other."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from tests.e2e.conftest import PASSWORD, Daphne, seeded_env
+from tests.e2e.http import Session, form_value
+
+REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/12")
+
+
+def _redis_answers() -> bool:
+    try:
+        import redis
+
+        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    if not _redis_answers():
+        pytest.skip(f"needs Redis at {REDIS_URL} (set E2E_REDIS_URL)")
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    folder = tmp_path_factory.mktemp("multi")
+    env = seeded_env(folder / "shared.sqlite3", REDIS_URL=REDIS_URL)
+    first = Daphne(env, folder / "a.log")
+    second = Daphne(env, folder / "b.log")
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+def test_a_payment_through_one_process_reaches_a_dashboard_on_the_other(two_processes):
+    import websocket
+
+    first, second = two_processes
+    supervisor = Session(second.base)
+    supervisor.login("sup.01001", PASSWORD)
+    _, board = supervisor.get("/dashboard/branches/01001/?fragment=1")
+    before = int(re.search(r'data-figure="payments">(\d+)<', board).group(1))
+    ws = websocket.create_connection(
+        second.base.replace("http", "ws") + "/ws/dashboard/branch/01001/",
+        cookie=f"sessionid={supervisor.cookie('sessionid')}",
+        origin=second.base,
+        timeout=10,
+    )
+    try:
+        agent = Session(first.base)
+        agent.login("agent.01001.1", PASSWORD)
+        _, html = agent.get("/counter/citizens/search/?q=28503150123451")
+        citizen = re.search(r"/counter/citizens/(\d+)/", html).group(1)
+        _, page = agent.get(f"/counter/pay/LA-106/?citizen={citizen}")
+        data = {
+            "ref_licence_no": "4321/2025",
+            "tendered": "50",
+            "method": "cash",
+            "citizen": citizen,
+            "idempotency_key": form_value(page, "idempotency_key"),
+            "confirm": "1",
+        }
+        status, url, _ = agent.post(f"/counter/pay/LA-106/?citizen={citizen}", data)
+        assert status == 200 and "/receipts/" in url
+        ws.settimeout(5)
+        pushed = ws.recv()
+        assert pushed.startswith('<div id="board" hx-swap-oob="true"')
+        payments = re.search(r'data-figure="payments">(\d+)<', pushed).group(1)
+        assert int(payments) == before + 1
+    finally:
+        ws.close()
