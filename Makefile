@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint fmt messages clean
+.PHONY: run test lint fmt messages clean bench-db bench-receipts bench-dashboard
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,21 @@ test: $(VENV)/.installed
 ifeq ($(E2E),1)
 	$(PY) -m pytest tests/e2e -rs
 endif
+
+# Benchmarks run on PostgreSQL and Redis (a scratch database, re-created each run).
+BENCH_DB ?= counters_bench
+BENCH_ENV = DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_DB) REDIS_URL=redis://127.0.0.1:6379/11
+bench-db: $(VENV)/.installed
+	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $(BENCH_DB)" postgres
+	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(BENCH_DB)" postgres
+	$(BENCH_ENV) $(PY) manage.py migrate -v0
+	$(BENCH_ENV) $(PY) manage.py seed_demo >/dev/null
+
+bench-receipts: $(VENV)/.installed
+	$(PY) manage.py bench_receipts --count 1000
+
+bench-dashboard: bench-db
+	$(BENCH_ENV) $(PY) manage.py bench_dashboard $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

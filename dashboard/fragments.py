@@ -32,4 +32,6 @@ def render_board(group: str, *, oob: bool, language: str, can_approve: bool = Fa
         else:
             context = {"board": selectors.nation_board()}
             template = "dashboard/_nation_board.html"
-        return render_to_string(template, {**context, "oob": oob, "can_approve": can_approve})
+        # No request here: forms in pushed fragments post with the page's X-CSRFToken header.
+        extra = {"oob": oob, "can_approve": can_approve, "csrf_token": "NOTPROVIDED"}
+        return render_to_string(template, {**context, **extra})

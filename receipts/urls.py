@@ -1,9 +1,10 @@
 from django.urls import path, re_path
 
-from receipts import views
+from receipts import views, views_reports
 
 urlpatterns = [
     re_path(r"^(?P<reference>[0-9]{12})/$", views.receipt_preview, name="receipt"),
     re_path(r"^(?P<reference>[0-9]{12})\.pdf$", views.receipt_pdf, name="receipt_pdf"),
+    *views_reports.urlpatterns,
 ]
 verify_urlpatterns = [path("r/<str:token>", views.receipt_verify, name="receipt_verify")]

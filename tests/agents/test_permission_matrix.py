@@ -61,6 +61,28 @@ MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
     # Public: a forged token is "not genuine", a page, for everyone.
     "receipt_verify": (("forged",), {"*": 200}),
     # Each supervisor is sent to their own board.
+    # No session 1 exists: every logged-in role gets the same 404 (nothing leaks).
+    "report_session": ((1,), {ANON: LOGIN, "*": 404}),
+    "report_branch": (
+        ("A0001",),
+        {ANON: LOGIN, "agent_a": 403, "agent_b": 403, "regional_other": 404, "*": 200},
+    ),
+    "report_governorate": (
+        ("01",),
+        {
+            ANON: LOGIN,
+            "agent_a": 403,
+            "agent_b": 403,
+            "supervisor_a": 403,
+            "regional_other": 404,
+            "*": 200,
+        },
+    ),
+    "report_national": ((), {ANON: LOGIN, "head_office": 200, "auditor": 200, "*": 403}),
+    "settlement_list": ((), {ANON: LOGIN, "head_office": 200, "auditor": 200, "*": 403}),
+    "settlement_run": ((), {"*": 405}),
+    "settlement_confirmation": ((1,), {ANON: LOGIN, "head_office": 404, "auditor": 404, "*": 403}),
+    "settlement_csv": ((1,), {ANON: LOGIN, "head_office": 404, "auditor": 404, "*": 403}),
     "dashboard:home": ((), {ANON: LOGIN, "agent_a": 403, "agent_b": 403, "*": 302}),
     "dashboard:governorate": (
         ("01",),

@@ -1,0 +1,227 @@
+"""Benchmark the live dashboards: M websocket clients while payments are posted at a rate.
+
+Starts daphne on a free loopback port (same settings as this command: use
+PostgreSQL and Redis, e.g. `make bench-dashboard`), connects --clients
+websockets to the national board as head office, and posts cash payments
+through the payment service at --rate per second from several agents, first
+without dashboards, then with them. Prints pushes delivered per second,
+commit-to-dashboard latency (p50/p95) and payment posting p95 in both phases.
+Only ever talks to 127.0.0.1; stops by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from itertools import cycle
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+from django.test import Client
+
+from counter.models import Citizen, Service
+from counter.services.payments import payment_post_cash
+from dashboard.selectors import day_start
+from float_management.models import SessionStatus, TillSession
+
+_FIGURE = re.compile(r'data-figure="payments">(\d+)<')
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+class Command(BaseCommand):
+    help = __doc__.splitlines()[0]
+
+    def add_arguments(self, parser):
+        parser.add_argument("--clients", type=int, default=500)
+        parser.add_argument("--rate", type=float, default=100.0, help="payments per second")
+        parser.add_argument("--seconds", type=float, default=15.0, help="per phase")
+        parser.add_argument("--threads", type=int, default=4, help="posting threads")
+
+    def handle(self, *args, clients, rate, seconds, threads, **options):
+        if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+            self.stderr.write("Warning: SQLite serialises writers; use DATABASE_URL for figures.")
+        if not os.environ.get("REDIS_URL"):
+            self.stderr.write("Warning: without REDIS_URL the server's pushes can't reach it.")
+        sessions = list(
+            TillSession.objects.filter(status=SessionStatus.OPEN).select_related("agent")
+        )
+        if not sessions:
+            raise CommandError("No open till: run seed_demo first.")
+        self.service = Service.objects.get(code="LA-106")
+        self.citizen = Citizen.objects.order_by("pk").first()
+        self.agents = [s.agent for s in sessions]
+        head = Client()
+        from django.contrib.auth import get_user_model
+
+        head.force_login(get_user_model().objects.get(username="headoffice"))
+        self.cookie = f"sessionid={head.cookies['sessionid'].value}"
+        self.base_count = self._count_today()
+        self.commits: dict[int, float] = {}
+        self.commit_lock = threading.Lock()
+
+        server = self._start_server()
+        try:
+            self.stdout.write(f"Phase 1: {rate:g} payments/s for {seconds:g} s, no dashboards")
+            alone = self._post(rate, seconds, threads)
+            self.stdout.write(f"Phase 2: the same with {clients} dashboards connected")
+            with_boards, received, connected = asyncio.run(
+                self._with_clients(server, clients, rate, seconds, threads)
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+        latencies = [lat for lat in received if lat is not None]
+        self.stdout.write("")
+        self.stdout.write(f"dashboards connected:       {connected}/{clients}")
+        self.stdout.write(f"payments posted:            {len(alone)} + {len(with_boards)}")
+        self.stdout.write(
+            f"pushes delivered:           {len(received)} ({len(received) / seconds:.0f}/s)"
+        )
+        self.stdout.write(
+            f"commit-to-dashboard p50:    {_percentile(latencies, 0.5) * 1000:.0f} ms"
+        )
+        self.stdout.write(
+            f"commit-to-dashboard p95:    {_percentile(latencies, 0.95) * 1000:.0f} ms"
+        )
+        p95_alone = _percentile(alone, 0.95) * 1000
+        p95_boards = _percentile(with_boards, 0.95) * 1000
+        self.stdout.write(f"posting p95 without boards: {p95_alone:.1f} ms")
+        self.stdout.write(
+            f"posting p95 with boards:    {p95_boards:.1f} ms "
+            f"({(p95_boards / p95_alone - 1) * 100:+.0f}%)"
+        )
+
+    def _count_today(self) -> int:
+        from counter.models import Payment
+
+        return Payment.objects.filter(
+            created_at__gte=day_start(), void_transfer__isnull=True
+        ).count()
+
+    def _start_server(self) -> subprocess.Popen:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "config.asgi:application",
+            ],
+            cwd=settings.BASE_DIR,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
+                return process
+            except OSError:
+                time.sleep(0.2)
+        process.kill()
+        raise CommandError("daphne did not start")
+
+    def _post(self, rate: float, seconds: float, threads: int) -> list[float]:
+        """Post payments at `rate` for `seconds`; returns each posting's duration."""
+        durations: list[float] = []
+        lock = threading.Lock()
+        interval = threads / rate
+        stop_at = time.monotonic() + seconds
+
+        def worker(agents):
+            close_old_connections()
+            next_at = time.monotonic()
+            for agent in agents:
+                if time.monotonic() >= stop_at:
+                    break
+                started = time.monotonic()
+                payment_post_cash(
+                    agent=agent,
+                    service=self.service,
+                    citizen=self.citizen,
+                    amount=None,
+                    references={"licence_no": "1000/2026"},
+                    tendered=5_000,
+                    idempotency_key=uuid.uuid4().hex,
+                )
+                done = time.monotonic()
+                with self.commit_lock:
+                    self.base_count += 1
+                    self.commits[self.base_count] = done
+                with lock:
+                    durations.append(done - started)
+                next_at += interval
+                time.sleep(max(0.0, next_at - time.monotonic()))
+            close_old_connections()
+
+        # Each agent's payments are serialised by its till's lock: one thread per agent.
+        pools = [cycle([a]) for a in self.agents][:threads]
+        workers = [threading.Thread(target=worker, args=(pool,)) for pool in pools]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        return durations
+
+    async def _with_clients(self, server, clients, rate, seconds, threads):
+        import websockets
+
+        received: list[float | None] = []
+        url = f"ws://127.0.0.1:{self.port}/ws/dashboard/nation/"
+        origin = f"http://127.0.0.1:{self.port}"
+
+        async def client():
+            try:
+                async with websockets.connect(
+                    url,
+                    origin=origin,
+                    additional_headers={"Cookie": self.cookie},
+                    open_timeout=30,
+                    max_size=2**22,
+                ) as ws:
+                    ready.append(1)
+                    async for message in ws:
+                        now = time.monotonic()
+                        match = _FIGURE.search(message)
+                        count = int(match.group(1)) if match else 0
+                        commit = self.commits.get(count)
+                        received.append(now - commit if commit else None)
+            except (OSError, websockets.ConnectionClosed, asyncio.CancelledError):
+                return
+
+        ready: list[int] = []
+        tasks = [asyncio.create_task(client()) for _ in range(clients)]
+        for _ in range(300):
+            if len(ready) >= clients:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.5)  # let pushes from phase 1 settle
+        received.clear()
+        durations = await asyncio.to_thread(self._post, rate, seconds, threads)
+        await asyncio.sleep(2.5)  # the last trailing push
+        connected = len(ready)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return durations, received, connected

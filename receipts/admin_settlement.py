@@ -1,0 +1,53 @@
+"""Settlement in the admin: public holidays are edited here; batches and items are only read.
+
+Batches are written by `receipts.settlement.settlement_run` together with
+their ledger transfer; changing one here would part it from the ledger.
+"""
+
+from django.contrib import admin
+
+from receipts.models import PublicHoliday, SettlementBatch, SettlementItem
+
+
+@admin.register(PublicHoliday)
+class PublicHolidayAdmin(admin.ModelAdmin):
+    list_display = ["date", "name_ar", "name_en"]
+    date_hierarchy = "date"
+    search_fields = ["name_ar", "name_en"]
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SettlementBatch)
+class SettlementBatchAdmin(_ReadOnly):
+    list_display = [
+        "business_day",
+        "agency",
+        "value_date",
+        "items_count",
+        "total",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["agency"]
+    date_hierarchy = "business_day"
+    list_select_related = ["agency", "created_by"]
+
+
+@admin.register(SettlementItem)
+class SettlementItemAdmin(_ReadOnly):
+    list_display = ["batch", "payment", "agency", "amount"]
+    # No inline on the batch: a national day has hundreds of thousands of items.
+    list_filter = ["agency", "batch__business_day"]
+    search_fields = ["payment__reference"]
+    list_select_related = ["batch__agency", "payment", "agency"]
+    raw_id_fields = ["batch", "payment"]

@@ -1,0 +1,51 @@
+"""Forms of the report and settlement pages."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from agents.digits import normalize_digits
+from receipts.businessdays import local_today
+
+
+class DayField(forms.DateField):
+    """A calendar day, YYYY-MM-DD, typed in any digits (the browser's date picker sends ISO)."""
+
+    widget = forms.DateInput(attrs={"type": "date", "dir": "ltr"}, format="%Y-%m-%d")
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
+        kwargs.setdefault(
+            "error_messages", {"invalid": _("Enter a day as YYYY-MM-DD, like 2026-03-15.")}
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> date | None:
+        if isinstance(value, str):
+            value = normalize_digits(value).strip()
+        return super().to_python(value)
+
+
+class ReportDayForm(forms.Form):
+    """The day a daily report covers; today (in Cairo) when none is given."""
+
+    day = DayField(label=_("Day"), required=False)
+
+    def clean_day(self) -> date:
+        return self.cleaned_data.get("day") or local_today()
+
+
+class SettlementRunForm(forms.Form):
+    business_day = DayField(label=_("Business day to settle"))
+
+    def clean_business_day(self) -> date:
+        day = self.cleaned_data["business_day"]
+        if day >= local_today():
+            raise forms.ValidationError(
+                _("A day is settled once it is over: choose a day before today.")
+            )
+        return day

@@ -1,0 +1,370 @@
+"""Report and settlement pages through HTTP: who sees what, and in which format."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from float_management.models import Transfer, TransferKind
+from receipts.businessdays import local_today
+from receipts.models import SettlementBatch
+from receipts.settlement import settlement_run
+from tests.receipts.test_settlement import (
+    a_day,
+    day_is_over,
+    day_of,
+    passport_service,
+    payments_of_a_day,
+    treasury,
+)
+
+# The scenario's fixtures, shared with test_settlement (named here so pytest finds them).
+SCENARIO_FIXTURES = (a_day, day_is_over, passport_service, payments_of_a_day, treasury)
+
+
+ANON = "anonymous"
+LOGIN = "login"
+
+
+@pytest.fixture
+def people(personas, supervisor_b):
+    return {**personas, "supervisor_b": supervisor_b}
+
+
+def _get(client, people, who, url):
+    if who != ANON:
+        client.force_login(people[who])
+    return client.get(url)
+
+
+def _english(client):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+
+# --- Who sees what ---------------------------------------------------------------------------
+
+EVERY_ONE = [
+    ANON,
+    "agent_a",
+    "agent_b",
+    "supervisor_a",
+    "supervisor_b",
+    "regional_a",
+    "regional_other",
+    "head_office",
+    "auditor",
+]
+MATRIX = {
+    # agent_a's own session: the agent, and the supervisors whose scope holds branch A
+    "report_session": {
+        ANON: LOGIN,
+        "agent_a": 200,
+        "agent_b": 404,
+        "supervisor_a": 200,
+        "supervisor_b": 404,
+        "regional_a": 200,
+        "regional_other": 404,
+        "head_office": 200,
+        "auditor": 200,
+    },
+    "report_branch": {
+        ANON: LOGIN,
+        "agent_a": 403,
+        "agent_b": 403,
+        "supervisor_a": 200,
+        "supervisor_b": 404,
+        "regional_a": 200,
+        "regional_other": 404,
+        "head_office": 200,
+        "auditor": 200,
+    },
+    "report_governorate": {
+        ANON: LOGIN,
+        "agent_a": 403,
+        "agent_b": 403,
+        "supervisor_a": 403,
+        "supervisor_b": 403,
+        "regional_a": 200,
+        "regional_other": 404,
+        "head_office": 200,
+        "auditor": 200,
+    },
+    **{
+        name: {
+            ANON: LOGIN,
+            "agent_a": 403,
+            "agent_b": 403,
+            "supervisor_a": 403,
+            "supervisor_b": 403,
+            "regional_a": 403,
+            "regional_other": 403,
+            "head_office": 200,
+            "auditor": 200,
+        }
+        for name in (
+            "report_national",
+            "settlement_list",
+            "settlement_confirmation",
+            "settlement_csv",
+        )
+    },
+    "settlement_run": dict.fromkeys(EVERY_ONE, 405),  # a POST form; GET is refused
+}
+
+
+@pytest.fixture
+def settled(a_day, head_office, day_is_over):
+    return settlement_run(business_day=day_of(a_day["bill"]), by=head_office)
+
+
+def _args(name, open_till, branch_a, settled):
+    return {
+        "report_session": [open_till.pk],
+        "report_branch": [branch_a.code],
+        "report_governorate": [branch_a.governorate.code],
+        "settlement_confirmation": [settled[0].pk],
+        "settlement_csv": [settled[0].pk],
+    }.get(name, [])
+
+
+@pytest.mark.parametrize("who", EVERY_ONE)
+@pytest.mark.parametrize("name", list(MATRIX))
+def test_each_page_answers_each_person_as_the_matrix_says(
+    client, people, who, name, open_till, branch_a, settled
+):
+    url = reverse(name, args=_args(name, open_till, branch_a, settled))
+    response = _get(client, people, who, url)
+    expected = MATRIX[name][who]
+    if expected == LOGIN:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    else:
+        assert response.status_code == expected
+
+
+def test_unknown_branches_governorates_and_batches_are_404(client, head_office):
+    client.force_login(head_office)
+    for url in (
+        reverse("report_branch", args=["NOPE"]),
+        reverse("report_governorate", args=["99"]),
+        reverse("report_governorate", args=["88"]),  # born abroad: no branches
+        reverse("report_session", args=[999_999]),
+        reverse("settlement_confirmation", args=[999_999]),
+        reverse("settlement_csv", args=[999_999]),
+    ):
+        assert client.get(url).status_code == 404, url
+
+
+def test_an_agent_cannot_see_a_colleagues_session_of_the_same_branch(client, open_till, branch_a):
+    from tests.factories import person
+
+    colleague = person("agent_a2", "agent", branch=branch_a)
+    client.force_login(colleague)
+    assert client.get(reverse("report_session", args=[open_till.pk])).status_code == 404
+
+
+def test_the_reports_refuse_post(client, head_office, open_till, branch_a):
+    client.force_login(head_office)
+    for url in (
+        reverse("report_session", args=[open_till.pk]),
+        reverse("report_branch", args=[branch_a.code]),
+        reverse("report_national"),
+        reverse("settlement_list"),
+    ):
+        assert client.post(url).status_code == 405, url
+
+
+# --- The session report page -----------------------------------------------------------------
+
+
+def test_the_agent_prints_the_session_report_after_the_close(client, agent_a, a_day, open_till):
+    _english(client)
+    client.force_login(agent_a)
+    response = client.get(reverse("report_session", args=[open_till.pk]))
+    assert response.status_code == 200
+    report = response.context["report"]
+    assert report.is_closed and report.variance == 0
+    assert report.payments.total == 34_150
+    html = response.content.decode()
+    assert "Variance (counted − expected)" in html
+    assert "@media print" in html
+    assert "341.50" in html
+
+
+def test_an_open_session_report_shows_no_expected_figure(client, agent_a, open_till):
+    _english(client)
+    client.force_login(agent_a)
+    html = client.get(reverse("report_session", args=[open_till.pk])).content.decode()
+    assert "Expected cash" not in html
+    assert "not closed yet" in html
+
+
+# --- Daily reports: HTML, CSV, PDF ----------------------------------------------------------
+
+
+def test_the_branch_report_shows_the_day_asked_for(client, supervisor_a, payments_of_a_day):
+    client.force_login(supervisor_a)
+    url = reverse("report_branch", args=["A0001"])
+    day = day_of(payments_of_a_day["bill"])
+    response = client.get(url, {"day": day.isoformat()})
+    assert response.status_code == 200
+    assert response.context["report"].day == day
+    assert response.context["report"].payments.total == 34_150
+
+    yesterday = client.get(url, {"day": (day - timedelta(days=1)).isoformat()})
+    assert yesterday.context["report"].payments.total == 0
+    today = client.get(url)  # no day: today
+    assert today.context["report"].day == local_today()
+
+
+def test_a_day_typed_in_arabic_digits_is_understood(client, supervisor_a):
+    client.force_login(supervisor_a)
+    response = client.get(reverse("report_branch", args=["A0001"]), {"day": "٢٠٢٦-٠٣-١٥"})
+    assert response.context["report"].day.isoformat() == "2026-03-15"
+
+
+def test_a_bad_day_shows_the_error_and_no_report(client, regional_a):
+    client.force_login(regional_a)
+    url = reverse("report_governorate", args=["01"])
+    response = client.get(url, {"day": "15/03/2026"})
+    assert response.status_code == 200
+    assert response.context["report"] is None
+    assert response.context["form"].errors["day"]
+    assert client.get(url, {"day": "yesterday", "format": "csv"}).status_code == 400
+    assert client.get(url, {"format": "xlsx"}).status_code == 400
+
+
+def test_the_csv_is_a_download_of_the_scope_and_day(client, regional_a, payments_of_a_day):
+    client.force_login(regional_a)
+    day = day_of(payments_of_a_day["bill"])
+    response = client.get(
+        reverse("report_governorate", args=["01"]), {"day": day.isoformat(), "format": "csv"}
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="daily-governorate-01-{day.isoformat()}.csv"'
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][0] == "section"
+    assert rows[-1] == ["total", "", "", "", "4", "341.50", "341.50", "0.00"]
+
+
+@pytest.mark.parametrize("language", ["ar", "en"])
+def test_the_pdf_is_a_pdf_in_either_language(client, auditor, payments_of_a_day, language):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    client.force_login(auditor)
+    day = day_of(payments_of_a_day["bill"])
+    response = client.get(reverse("report_national"), {"day": day.isoformat(), "format": "pdf"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="daily-nation-EG-{day.isoformat()}.pdf"'
+    )
+    assert response.content.startswith(b"%PDF")
+    assert b"Amiri" in response.content  # the Arabic font is embedded
+
+
+def test_the_branch_pdf_and_csv_of_an_empty_day_still_come_out(client, supervisor_a):
+    client.force_login(supervisor_a)
+    url = reverse("report_branch", args=["A0001"])
+    assert client.get(url, {"format": "pdf"}).content.startswith(b"%PDF")
+    assert client.get(url, {"format": "csv"})["Content-Type"] == "text/csv; charset=utf-8"
+
+
+# --- Settlement pages ---------------------------------------------------------------------
+
+
+def test_head_office_settles_a_day_from_the_form(client, head_office, a_day, day_is_over):
+    client.force_login(head_office)
+    day = day_of(a_day["bill"]).isoformat()
+    response = client.post(reverse("settlement_run"), {"business_day": day})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("settlement_list")
+    assert [b.agency.code for b in SettlementBatch.objects.order_by("agency__code")] == [
+        "LOCAL",
+        "POWER",
+        "TREASURY",
+    ]
+    # A second submit (a double click, a reload) posts nothing more.
+    assert client.post(reverse("settlement_run"), {"business_day": day}).status_code == 302
+    assert Transfer.objects.filter(kind=TransferKind.SETTLEMENT).count() == 3
+
+    page = client.get(reverse("settlement_list"))
+    assert len(page.context["batches"]) == 3
+    assert page.context["form"] is not None
+
+
+def test_the_form_shows_why_a_day_cannot_be_settled(
+    client, head_office, payments_of_a_day, day_is_over
+):
+    _english(client)
+    client.force_login(head_office)
+    day = day_of(payments_of_a_day["bill"]).isoformat()
+    response = client.post(reverse("settlement_run"), {"business_day": day})
+    assert response.status_code == 200
+    assert "still open or closing" in str(response.context["form"].non_field_errors())
+    assert not SettlementBatch.objects.exists()
+
+
+def test_the_form_refuses_today(client, head_office):
+    client.force_login(head_office)
+    response = client.post(reverse("settlement_run"), {"business_day": local_today().isoformat()})
+    assert response.status_code == 200
+    assert response.context["form"].errors["business_day"]
+
+
+@pytest.mark.parametrize("who", ["auditor", "supervisor_a", "regional_a", "agent_a"])
+def test_no_one_but_head_office_may_post_a_settlement(client, people, who, a_day, day_is_over):
+    client.force_login(people[who])
+    response = client.post(
+        reverse("settlement_run"), {"business_day": day_of(a_day["bill"]).isoformat()}
+    )
+    assert response.status_code == 403
+    assert not SettlementBatch.objects.exists()
+
+
+def test_the_auditor_reads_the_batches_without_the_form(client, auditor, settled):
+    client.force_login(auditor)
+    page = client.get(reverse("settlement_list"))
+    assert page.status_code == 200
+    assert page.context["form"] is None
+    assert b'action="' + reverse("settlement_run").encode() not in page.content
+
+
+def test_the_batch_file_downloads_as_csv(client, head_office, settled):
+    client.force_login(head_office)
+    local = settled[0]
+    response = client.get(reverse("settlement_csv", args=[local.pk]))
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="settlement-LOCAL-{local.business_day.isoformat()}.csv"'
+    )
+    assert response["Cache-Control"].startswith("max-age=0")
+    lines = response.content.decode().splitlines()
+    assert lines[0].startswith("reference,service_code,budget_item,amount_egp")
+    assert lines[-1] == "CONTROL,3,,203.00,,"
+
+
+def test_the_confirmation_page_lists_batch_value_date_total_and_count(client, head_office, settled):
+    client.force_login(head_office)
+    power = settled[1]
+    response = client.get(reverse("settlement_confirmation", args=[power.pk]))
+    confirmation = response.context["confirmation"]
+    assert (confirmation.total, confirmation.items_count, confirmation.value_date) == (
+        12_300,
+        1,
+        power.value_date,
+    )
+    html = response.content.decode()
+    assert "123.00" in html and power.value_date.isoformat() in html
+
+
+def test_the_list_narrows_to_one_agencys_batches(client, auditor, settled):
+    client.force_login(auditor)
+    page = client.get(reverse("settlement_list"), {"agency": "POWER"})
+    assert [b.agency.code for b in page.context["batches"]] == ["POWER"]
+    assert len(client.get(reverse("settlement_list")).context["batches"]) == 3
