@@ -33,7 +33,7 @@ endif
 
 # Benchmarks run on PostgreSQL and Redis (a scratch database, re-created each run).
 BENCH_DB ?= counters_bench
-BENCH_ENV = DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_DB) REDIS_URL=redis://127.0.0.1:6379/11
+BENCH_ENV = DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BENCH_DB) REDIS_URL=redis://127.0.0.1:6379/11 DATABASE_POOL_MAX_SIZE=20
 bench-db: $(VENV)/.installed
 	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $(BENCH_DB)" postgres
 	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(BENCH_DB)" postgres

@@ -142,7 +142,14 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # Hundreds of dashboards join their groups at once after a restart:
+                # the pool must allow that many concurrent commands.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000, minimum=10),
+                    }
+                ],
                 "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1),
                 "expiry": env_int("CHANNEL_LAYER_EXPIRY", 10, minimum=1),
             },

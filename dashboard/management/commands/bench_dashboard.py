@@ -49,13 +49,16 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=500)
         parser.add_argument("--rate", type=float, default=100.0, help="payments per second")
         parser.add_argument("--seconds", type=float, default=15.0, help="per phase")
-        parser.add_argument("--threads", type=int, default=4, help="posting threads")
+        parser.add_argument(
+            "--threads", type=int, default=4, help="posting threads (one agent each)"
+        )
 
     def handle(self, *args, clients, rate, seconds, threads, **options):
         if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
             self.stderr.write("Warning: SQLite serialises writers; use DATABASE_URL for figures.")
         if not os.environ.get("REDIS_URL"):
             self.stderr.write("Warning: without REDIS_URL the server's pushes can't reach it.")
+        self._open_every_till()
         sessions = list(
             TillSession.objects.filter(status=SessionStatus.OPEN).select_related("agent")
         )
@@ -104,6 +107,35 @@ class Command(BaseCommand):
             f"posting p95 with boards:    {p95_boards:.1f} ms "
             f"({(p95_boards / p95_alone - 1) * 100:+.0f}%)"
         )
+
+    def _open_every_till(self) -> None:
+        """Open a till at every demo counter that has none, approved by the branch supervisor."""
+        from django.contrib.auth import get_user_model
+
+        from agents.models import Counter
+        from float_management import services
+
+        users = get_user_model().objects
+        for counter in Counter.objects.select_related("branch").exclude(
+            sessions__status__in=[
+                SessionStatus.REQUESTED,
+                SessionStatus.OPEN,
+                SessionStatus.CLOSING,
+            ]
+        ):
+            agent = users.filter(username=f"agent.{counter.branch.code}.{counter.number}").first()
+            supervisor = users.filter(username=f"sup.{counter.branch.code}").first()
+            if agent is None or supervisor is None:
+                continue
+            session = services.till_session_request_open(
+                agent=agent,
+                counter=counter,
+                amount=100_000,
+                idempotency_key=f"bench-open-{counter.pk}-{uuid.uuid4().hex}",
+            )
+            services.request_decide(
+                request=session.requests.get(), supervisor=supervisor, approve=True
+            )
 
     def _count_today(self) -> int:
         from counter.models import Payment
@@ -211,11 +243,15 @@ class Command(BaseCommand):
                 return
 
         ready: list[int] = []
-        tasks = [asyncio.create_task(client()) for _ in range(clients)]
-        for _ in range(300):
-            if len(ready) >= clients:
-                break
-            await asyncio.sleep(0.1)
+        tasks = []
+        # Dashboards open in waves, as they do when offices open (and as htmx's reconnect
+        # back-off spreads them after a restart): daphne gives a handshake 5 s.
+        for start in range(0, clients, 50):
+            tasks += [asyncio.create_task(client()) for _ in range(min(50, clients - start))]
+            for _ in range(100):
+                if len(ready) >= len(tasks):
+                    break
+                await asyncio.sleep(0.05)
         await asyncio.sleep(1.5)  # let pushes from phase 1 settle
         received.clear()
         durations = await asyncio.to_thread(self._post, rate, seconds, threads)
