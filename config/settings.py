@@ -147,7 +147,9 @@ if REDIS_URL:
                 "hosts": [
                     {
                         "address": REDIS_URL,
-                        "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 2000, minimum=10),
+                        "max_connections": env_int(
+                            "CHANNEL_LAYER_MAX_CONNECTIONS", 2000, minimum=10
+                        ),
                     }
                 ],
                 "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1),

@@ -38,7 +38,7 @@ WINDOW = 1.0  # seconds between two pushes of one group
 
 @dataclass
 class _GroupState:
-    last: float = float("-inf")
+    last: float = float("-inf")  # loop time of the last push, in seconds
     timer: asyncio.TimerHandle | None = None
 
 

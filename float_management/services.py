@@ -340,7 +340,7 @@ APPROVAL_HANDLERS: dict[str, Callable[..., object]] = {}
 REJECTION_HANDLERS: dict[str, Callable[..., object]] = {}
 
 
-def _approve_float(request: Request, supervisor, **_kwargs):
+def _approve_float_issue(request: Request, supervisor, **_kwargs):
     session = request.session
     if request.kind == RequestKind.OPENING_FLOAT and session.status != SessionStatus.REQUESTED:
         raise InvalidState(_("This session is no longer waiting for its opening float."))
@@ -415,8 +415,8 @@ def _reject_close(request: Request, supervisor, **_kwargs):
 
 APPROVAL_HANDLERS.update(
     {
-        RequestKind.OPENING_FLOAT: _approve_float,
-        RequestKind.TOP_UP_FLOAT: _approve_float,
+        RequestKind.OPENING_FLOAT: _approve_float_issue,
+        RequestKind.TOP_UP_FLOAT: _approve_float_issue,
         RequestKind.CLOSE: _approve_close,
     }
 )
