@@ -3,20 +3,16 @@ figure comes from the selectors, so a reload shows what the live page shows."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Branch, Governorate, Role
 from agents.permissions import Action, can, get_scoped_or_404, require, scope_of
 from dashboard import selectors
 from dashboard.access import board_group
-from float_management import services
-from float_management.errors import DomainError
-from float_management.forms import DecideForm
 from float_management.models import Request
+from float_management.views import decide_from_post
 
 
 @require_GET
@@ -81,23 +77,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     pending = get_scoped_or_404(
         request.user, Request.objects.select_related("branch__governorate", "session"), pk=pk
     )
-    form = DecideForm(request.POST)
-    if form.is_valid():
-        approve = form.cleaned_data["decision"] == "approve"
-        try:
-            services.request_decide(
-                request=pending,
-                supervisor=request.user,
-                approve=approve,
-                reason=form.cleaned_data["reason"],
-            )
-            messages.success(request, _("Approved.") if approve else _("Rejected."))
-        except DomainError as error:
-            messages.error(request, str(error))
-    else:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
+    decide_from_post(request, pending)
     branch = pending.branch
     if request.htmx:
         context = {

@@ -81,6 +81,21 @@ def ensure_cash_intake_allowed(session: TillSession) -> None:
         )
 
 
+def till_session_open_locked(agent) -> TillSession:
+    """The agent's open session, locked for this transaction (their postings queue on it)."""
+    if not can(agent, Action.OPERATE_COUNTER):
+        raise NotAllowed(_("Only counter agents work at a till."))
+    session = (
+        TillSession.objects.select_for_update(of=("self",))
+        .select_related("account", "branch")
+        .filter(agent=agent, status=SessionStatus.OPEN)
+        .first()
+    )
+    if session is None:
+        raise InvalidState(_("Open your till before taking payments."))
+    return session
+
+
 def ensure_session_open(session: TillSession, agent) -> None:
     if session.agent_id != agent.pk:
         raise NotAllowed(_("This is not your till session."))

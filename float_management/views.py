@@ -196,29 +196,37 @@ def branch_home(request: HttpRequest) -> HttpResponse:
     return _branch_response(request)
 
 
+def decide_from_post(request: HttpRequest, pending: Request) -> None:
+    """Approve or reject `pending` from a posted DecideForm; the outcome goes to messages.
+
+    Shared by the branch cash page and the branch dashboard: one service, one form.
+    """
+    form = DecideForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return
+    approve = form.cleaned_data["decision"] == "approve"
+    try:
+        services.request_decide(
+            request=pending,
+            supervisor=request.user,
+            approve=approve,
+            reason=form.cleaned_data["reason"],
+        )
+        messages.success(request, _("Approved.") if approve else _("Rejected."))
+    except DomainError as error:
+        messages.error(request, str(error))
+
+
 @require_POST
 @require(Action.APPROVE)
 def request_decide(request: HttpRequest, pk: int) -> HttpResponse:
     pending = get_scoped_or_404(
         request.user, Request.objects.select_related("branch", "session"), pk=pk
     )
-    form = DecideForm(request.POST)
-    if form.is_valid():
-        approve = form.cleaned_data["decision"] == "approve"
-        try:
-            services.request_decide(
-                request=pending,
-                supervisor=request.user,
-                approve=approve,
-                reason=form.cleaned_data["reason"],
-            )
-            messages.success(request, _("Approved.") if approve else _("Rejected."))
-        except DomainError as error:
-            messages.error(request, str(error))
-    else:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
+    decide_from_post(request, pending)
     if request.htmx:
         return _branch_response(request)
     return redirect("float:branch")

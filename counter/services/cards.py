@@ -18,7 +18,7 @@ from float_management import services as till
 from float_management.errors import InvalidAmount, InvalidState, NotAllowed
 from float_management.idempotency import run_once
 from float_management.ledger import account_for, check_amount, transfer_post
-from float_management.models import AccountKind, SessionStatus, TillSession, TransferKind
+from float_management.models import AccountKind, TransferKind
 from float_management.money import format_amount
 from float_management.retry import retry_on_conflict
 
@@ -37,20 +37,6 @@ def _check_pin_format(pin: str) -> str:
     if len(pin) != 4 or not pin.isdigit():
         raise InvalidAmount(_("The PIN is 4 digits."))
     return pin
-
-
-def _agent_session(agent) -> TillSession:
-    if not can(agent, Action.OPERATE_COUNTER):
-        raise NotAllowed(_("Only counter agents serve cards."))
-    session = (
-        TillSession.objects.select_for_update(of=("self",))
-        .select_related("account", "branch")
-        .filter(agent=agent, status=SessionStatus.OPEN)
-        .first()
-    )
-    if session is None:
-        raise InvalidState(_("Open your till first."))
-    return session
 
 
 def _new_card(*, agent, citizen: Citizen, pin: str) -> PrepaidCard:
@@ -90,17 +76,22 @@ def card_issue(*, agent, citizen: Citizen, pin: str, idempotency_key: str) -> Pr
         )
 
 
-def card_usable_locked(card_number: str) -> PrepaidCard:
-    """The card, locked for this transaction, if it can be spent from."""
-    number = normalize_card_number(card_number)
+def _card_locked(card_number: str) -> PrepaidCard:
+    """The card and its balance account, locked for this transaction."""
     card = (
         PrepaidCard.objects.select_for_update(of=("self", "account"))
         .select_related("account", "citizen")
-        .filter(number=number)
+        .filter(number=normalize_card_number(card_number))
         .first()
     )
     if card is None:
         raise CardUnusable(_("No card has that number."))
+    return card
+
+
+def card_usable_locked(card_number: str) -> PrepaidCard:
+    """The card, locked for this transaction, if it can be spent from."""
+    card = _card_locked(card_number)
     if card.status != PrepaidCard.Status.ACTIVE:
         raise CardUnusable(_("This card is blocked."))
     if card.is_locked:
@@ -146,17 +137,9 @@ def card_top_up(*, agent, card_number: str, amount: int, idempotency_key: str) -
     check_amount(amount)
 
     def work() -> TopUp:
-        session = _agent_session(agent)
+        session = till.till_session_open_locked(agent)
         till.ensure_cash_intake_allowed(session)
-        number = normalize_card_number(card_number)
-        card = (
-            PrepaidCard.objects.select_for_update(of=("self", "account"))
-            .select_related("account")
-            .filter(number=number)
-            .first()
-        )
-        if card is None:
-            raise CardUnusable(_("No card has that number."))
+        card = _card_locked(card_number)
         if card.status != PrepaidCard.Status.ACTIVE:
             raise CardUnusable(_("This card is blocked."))
         if card.account.balance + amount > settings.CARD_MAX_BALANCE:
@@ -205,15 +188,7 @@ def card_replace(*, agent, card_number: str, new_pin: str, idempotency_key: str)
         raise NotAllowed(_("Only counter agents replace cards."))
 
     def work() -> PrepaidCard:
-        number = normalize_card_number(card_number)
-        old = (
-            PrepaidCard.objects.select_for_update(of=("self", "account"))
-            .select_related("account", "citizen")
-            .filter(number=number)
-            .first()
-        )
-        if old is None:
-            raise CardUnusable(_("No card has that number."))
+        old = _card_locked(card_number)
         if old.status != PrepaidCard.Status.ACTIVE:
             raise CardUnusable(_("This card is already blocked."))
         new = _new_card(agent=agent, citizen=old.citizen, pin=new_pin)

@@ -14,7 +14,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from agents.permissions import Action, can
 from counter.checkdigit import new_reference
 from counter.errors import CitizenRequired
 from counter.models import Citizen, Payment, PaymentLine, PrepaidCard, Service
@@ -22,32 +21,17 @@ from counter.services import cards as card_services
 from counter.services.catalog import component_account, references_clean, service_quote
 from float_management import services as till
 from float_management import signals
-from float_management.errors import InvalidAmount, InvalidState, NotAllowed
+from float_management.errors import InvalidAmount, InvalidState
 from float_management.idempotency import run_once
 from float_management.ledger import check_amount, transfer_post, transfer_reverse
 from float_management.models import (
     Request,
     RequestKind,
     SessionStatus,
-    TillSession,
     TransferKind,
 )
 from float_management.retry import retry_on_conflict
 from float_management.services import APPROVAL_HANDLERS
-
-
-def _open_session_locked(agent) -> TillSession:
-    if not can(agent, Action.OPERATE_COUNTER):
-        raise NotAllowed(_("Only counter agents take payments."))
-    session = (
-        TillSession.objects.select_for_update(of=("self",))
-        .select_related("account", "branch")
-        .filter(agent=agent, status=SessionStatus.OPEN)
-        .first()
-    )
-    if session is None:
-        raise InvalidState(_("Open your till before taking payments."))
-    return session
 
 
 def _check_citizen(service: Service, citizen: Citizen | None) -> None:
@@ -68,7 +52,7 @@ def _post(
     tendered: int | None = None,
     card: PrepaidCard | None = None,
 ) -> Payment:
-    session = _open_session_locked(agent)
+    session = till.till_session_open_locked(agent)
     _check_citizen(service, citizen)
     quote = service_quote(service=service, amount=amount, day=timezone.localdate())
     cleaned = references_clean(service=service, data=references)
@@ -200,7 +184,7 @@ def void_request(*, agent, payment: Payment, reason: str, idempotency_key: str) 
         raise InvalidState(_("Give a reason for the void."))
 
     def work() -> Request:
-        session = _open_session_locked(agent)
+        session = till.till_session_open_locked(agent)
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         if locked.session_id != session.pk:
             raise InvalidState(_("Only payments of your open session can be voided."))
