@@ -201,6 +201,8 @@ SMS_BACKEND = env_str("SMS_BACKEND", "counter.sms.OutboxBackend")
 CARD_MAX_BALANCE = env_int("CARD_MAX_BALANCE", 1_000_000, minimum=1)
 CARD_DAILY_TOP_UP_LIMIT = env_int("CARD_DAILY_TOP_UP_LIMIT", 500_000, minimum=1)
 CARD_PIN_TRIES = env_int("CARD_PIN_TRIES", 3, minimum=1)
+# Live dashboard pushes (the tests switch them off except where they test them).
+DASHBOARD_PUSHES = env_bool("DASHBOARD_PUSHES", True)
 # Public receipt checks per client address and minute (the QR page needs no login).
 RECEIPT_VERIFY_PER_MINUTE = env_int("RECEIPT_VERIFY_PER_MINUTE", 30, minimum=1)
 

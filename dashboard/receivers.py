@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from django.conf import settings
 from django.dispatch import receiver
 
 from agents.models import Branch
@@ -19,6 +20,8 @@ def _governorate_of(branch_id: int) -> int:
 
 
 def _touch(branch_id: int | None) -> None:
+    if not getattr(settings, "DASHBOARD_PUSHES", True):
+        return
     if branch_id is None:
         live.publish(NATION)
     else:

@@ -21,8 +21,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _fast_and_quiet(settings):
+def _fast_and_quiet(request, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Dashboard pushes outlive the test that caused them; only tests of pushes want them.
+    if request.node.get_closest_marker("live_pushes") is None:
+        settings.DASHBOARD_PUSHES = False
 
 
 @pytest.fixture

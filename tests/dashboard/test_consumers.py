@@ -14,7 +14,11 @@ from config.asgi import application
 from counter.services import payments
 from dashboard import live
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.live_pushes,
+]
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
 
