@@ -1,5 +1,6 @@
 """Receipt pages: scoped preview and PDF (original, then counted copies), public verification."""
 
+import shutil
 import uuid
 
 import pytest
@@ -136,3 +137,26 @@ def test_a_top_up_has_its_own_slip(client, agent_a, citizen, open_till):
     assert response.status_code == 200
     assert response.context["data"].kind == "top_up"
     assert response.context["data"].card_balance_after == 5_000
+
+
+@pytest.mark.skipif(
+    not (shutil.which("pdftoppm") and shutil.which("zbarimg")),
+    reason="needs pdftoppm and zbarimg (Debian packages poppler-utils and zbar-tools)",
+)
+@pytest.mark.parametrize("layout", ["roll", "a4"])
+def test_a_printed_receipt_scans_to_its_number_and_to_a_page_that_says_genuine(
+    client, agent_a, payment, tmp_path, layout
+):
+    from urllib.parse import urlsplit
+
+    from tests.receipts.test_pdf import scan
+
+    client.force_login(agent_a)
+    pdf = client.get(reverse("receipt_pdf", args=[payment.reference]) + f"?layout={layout}")
+    codes = scan(pdf.content, tmp_path)
+    url = next(code for code in codes if "/r/" in code)
+    assert codes == {payment.reference, url}
+    client.logout()
+    page = client.get(urlsplit(url).path)
+    assert page.status_code == 200 and page.context["status"] == "genuine"
+    assert payment.reference in page.content.decode()
