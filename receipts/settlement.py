@@ -34,6 +34,7 @@ from django.db.models import Exists, OuterRef, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from agents.models import Branch
 from agents.permissions import Action, can
 from counter.models import Agency, FeeComponent, PaymentLine
 from counter.services.catalog import component_account
@@ -125,22 +126,31 @@ def _settle(business_day: date, by) -> list[SettlementBatch]:
         items_by_agency[row["share_agency"]].append((row["payment_id"], row["amount"]))
     if not items_by_agency:
         return []
+    # Payables are kept per branch (no row that every branch locks), so sum per
+    # component and branch.
     per_component = {
-        row["component_id"]: row["amount"]
-        for row in lines.values("component_id").annotate(amount=Sum("amount")).order_by()
+        (row["component_id"], row["payment__branch_id"]): row["amount"]
+        for row in lines.values("component_id", "payment__branch_id")
+        .annotate(amount=Sum("amount"))
+        .order_by()
     }
-    components = FeeComponent.objects.filter(pk__in=per_component).select_related(
-        "agency", "schedule__service__agency"
-    )
+    components = {
+        component.pk: component
+        for component in FeeComponent.objects.filter(
+            pk__in={component_id for component_id, _branch in per_component}
+        ).select_related("agency", "schedule__service__agency")
+    }
+    branches = Branch.objects.in_bulk({branch_id for _component, branch_id in per_component})
 
     # What each agency is owed from each payable account. Fee schedules of one
     # service share accounts (same component code), hence the sums.
     debits: dict[int, dict[Account, int]] = defaultdict(lambda: defaultdict(int))
-    for component in components:
+    for (component_id, branch_id), amount in per_component.items():
+        component = components[component_id]
         service = component.schedule.service
         agency_id = component.agency_id or service.agency_id
-        account = component_account(component, service)
-        debits[agency_id][account] += per_component[component.pk]
+        account = component_account(component, service, branches[branch_id])
+        debits[agency_id][account] += amount
 
     for agency_id, items in items_by_agency.items():
         if sum(amount for _payment, amount in items) != sum(debits[agency_id].values()):

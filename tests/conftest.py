@@ -103,9 +103,15 @@ def personas(agent_a, agent_b, supervisor_a, regional_a, regional_other, head_of
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Throttles and lockouts live in the cache (Redis on CI): start every test clean."""
+    """Throttles and lockouts live in the cache (Redis on CI): start every test clean.
+
+    So do the catalog's in-process caches: ids are reused after a test's rollback.
+    """
     from django.core.cache import cache
 
+    from counter.services.catalog import catalog_cache_clear
+
+    catalog_cache_clear()
     cache.clear()
     yield
     cache.clear()

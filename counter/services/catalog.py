@@ -8,6 +8,7 @@ transaction.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -16,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from agents.digits import normalize_digits
+from agents.models import Branch
 from counter.models import FeeComponent, FeeSchedule, Service
 from float_management.errors import InvalidAmount, InvalidState
 from float_management.ledger import account_for
@@ -25,6 +27,46 @@ from float_management.money import format_amount
 # Longer than any real bill or licence number; bounds the work a pattern typed
 # in the admin can be made to do.
 MAX_REFERENCE_LENGTH = 100
+
+# A payment must cost few statements, so what a service costs on a day and its
+# reference fields are kept in memory for a minute, and each (fee component,
+# branch) → account id for good (accounts are never deleted). A schedule in
+# force is read-only in the admin; any catalog save clears this process's cache
+# (see counter.apps), other processes follow within TERMS_TTL.
+TERMS_TTL = 60.0
+_terms: dict[tuple[int, date], tuple[float, FeeSchedule, list]] = {}
+_fields: dict[int, tuple[float, list]] = {}
+_account_ids: dict[tuple[int, int], int] = {}
+
+
+def catalog_cache_clear(**_kwargs) -> None:
+    _terms.clear()
+    _fields.clear()
+    _account_ids.clear()
+
+
+def _terms_of(service: Service, day: date) -> tuple[FeeSchedule, list]:
+    """(schedule in force on `day`, its components), cached for TERMS_TTL."""
+    key = (service.pk, day)
+    now = time.monotonic()
+    hit = _terms.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1], hit[2]
+    schedule = schedule_at(service=service, day=day)
+    components = list(schedule.components.select_related("agency").order_by("position", "pk"))
+    _terms[key] = (now + TERMS_TTL, schedule, components)
+    return schedule, components
+
+
+def _fields_of(service: Service) -> list:
+    """The service's reference fields, cached for TERMS_TTL."""
+    now = time.monotonic()
+    hit = _fields.get(service.pk)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    fields = list(service.reference_fields.all())
+    _fields[service.pk] = (now + TERMS_TTL, fields)
+    return fields
 
 
 def schedule_at(*, service: Service, day: date) -> FeeSchedule:
@@ -75,8 +117,7 @@ def service_quote(*, service: Service, amount: int | None, day: date) -> Quote:
             _("%(agency)s is not taking payments at the moment.") % {"agency": service.agency.name}
         )
     _check_amount(service=service, amount=amount)
-    schedule = schedule_at(service=service, day=day)
-    components = list(schedule.components.select_related("agency").order_by("position", "pk"))
+    schedule, components = _terms_of(service, day)
 
     principals = [c for c in components if c.kind == FeeComponent.Kind.PRINCIPAL]
     expected_principals = 1 if service.amount_kind == Service.AmountKind.VARIABLE else 0
@@ -103,20 +144,33 @@ def service_quote(*, service: Service, amount: int | None, day: date) -> Quote:
     )
 
 
-def component_account(component: FeeComponent, service: Service) -> Account:
-    """The ledger account credited with `component` when `service` is paid.
+def component_account(component: FeeComponent, service: Service, branch: Branch) -> Account:
+    """The ledger account credited with `component` when `service` is paid at `branch`.
 
-    Commission is the network's own revenue (one account per component code,
-    no branch); every other part is owed to its agency, per service item.
+    Commission is the network's own revenue; every other part is owed to its
+    agency, per service item. Both are kept per branch: an account every branch
+    credited would be one row that every payment in the nation locks.
     """
     if component.schedule.service_id != service.pk:
         raise InvalidState(_("This fee does not belong to this service."))
     if component.kind == FeeComponent.Kind.COMMISSION:
-        return account_for(AccountKind.COMMISSION, f"commission:{component.code}")
+        return account_for(
+            AccountKind.COMMISSION, f"commission:{component.code}:{branch.code}", branch=branch
+        )
     agency = component.agency if component.agency_id is not None else service.agency
     return account_for(
-        AccountKind.PAYABLE, f"payable:{agency.code}:{service.code}:{component.code}"
+        AccountKind.PAYABLE,
+        f"payable:{agency.code}:{service.code}:{component.code}:{branch.code}",
+        branch=branch,
     )
+
+
+def component_account_id(component: FeeComponent, service: Service, branch: Branch) -> int:
+    """component_account's id, from memory after the first time (no query on the hot path)."""
+    key = (component.pk, branch.pk)
+    if key not in _account_ids:
+        _account_ids[key] = component_account(component, service, branch).pk
+    return _account_ids[key]
 
 
 def references_clean(*, service: Service, data: Mapping[str, str]) -> dict[str, str]:
@@ -128,7 +182,7 @@ def references_clean(*, service: Service, data: Mapping[str, str]) -> dict[str, 
     """
     cleaned: dict[str, str] = {}
     errors: dict[str, ValidationError] = {}
-    for field in service.reference_fields.all():
+    for field in _fields_of(service):
         value = normalize_digits(str(data.get(field.code) or "")).strip()
         if not value:
             if field.required:

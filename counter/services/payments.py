@@ -18,13 +18,14 @@ from counter.checkdigit import new_reference
 from counter.errors import CitizenRequired
 from counter.models import Citizen, Payment, PaymentLine, PrepaidCard, Service
 from counter.services import cards as card_services
-from counter.services.catalog import component_account, references_clean, service_quote
+from counter.services.catalog import component_account_id, references_clean, service_quote
 from float_management import services as till
 from float_management import signals
 from float_management.errors import InvalidAmount, InvalidState
 from float_management.idempotency import run_once
 from float_management.ledger import check_amount, transfer_post, transfer_reverse
 from float_management.models import (
+    Account,
     Request,
     RequestKind,
     SessionStatus,
@@ -65,7 +66,10 @@ def _post(
     else:
         source = card.account
     legs = [(source, quote.total)]
-    legs += [(component_account(component, service), -line) for component, line in quote.lines]
+    legs += [
+        (Account(pk=component_account_id(component, service, session.branch)), -line)
+        for component, line in quote.lines
+    ]
     transfer = transfer_post(
         kind=TransferKind.PAYMENT,
         legs=legs,

@@ -106,14 +106,14 @@ def test_the_electricity_bill_takes_1_to_20000_pounds_and_a_12_digit_bill_number
         references_clean(service=bill, data={"bill_no": "12345678901"})
 
 
-def test_stamp_duty_is_owed_to_the_ministry_of_finance_and_commission_is_the_posts():
+def test_stamp_duty_is_owed_to_the_ministry_of_finance_and_commission_is_the_posts(branch_a):
     _seed()
     building = Service.objects.get(name_en="Building licence renewal")
     quote = service_quote(service=building, amount=None, day=timezone.localdate())
-    accounts = {c.kind: component_account(c, building) for c, _ in quote.lines}
+    accounts = {c.kind: component_account(c, building, branch_a) for c, _ in quote.lines}
 
     stamp = accounts[FeeComponent.Kind.STAMP_DUTY]
-    assert stamp.key == f"payable:MOF:{building.code}:stamp"
+    assert stamp.key == f"payable:MOF:{building.code}:stamp:A0001"
     assert accounts[FeeComponent.Kind.COMMISSION].kind == AccountKind.COMMISSION
     commission = next(amount for c, amount in quote.lines if c.kind == FeeComponent.Kind.COMMISSION)
     assert 200 <= commission <= 500

@@ -286,55 +286,55 @@ def _component(service: Service, code: str) -> FeeComponent:
     return FeeComponent.objects.get(schedule__service=service, code=code)
 
 
-def test_an_agency_fee_is_owed_to_the_services_agency_per_service_item():
+def test_an_agency_fee_is_owed_to_the_services_agency_per_service_item_and_branch(branch_a):
     service = make_fixed()
 
-    account = component_account(_component(service, "agency_fee"), service)
+    account = component_account(_component(service, "agency_fee"), service, branch_a)
 
     assert (account.kind, account.key, account.branch) == (
         AccountKind.PAYABLE,
-        "payable:LOCAL:LA-101:agency_fee",
-        None,
+        "payable:LOCAL:LA-101:agency_fee:A0001",
+        branch_a,
     )
 
 
-def test_a_stamp_duty_is_owed_to_the_agency_named_on_the_fee():
+def test_a_stamp_duty_is_owed_to_the_agency_named_on_the_fee(branch_a):
     service = make_fixed(stamp_to=make_agency("MOF", name_ar="وزارة المالية"))
 
-    account = component_account(_component(service, "stamp"), service)
+    account = component_account(_component(service, "stamp"), service, branch_a)
 
-    assert (account.kind, account.key) == (AccountKind.PAYABLE, "payable:MOF:LA-101:stamp")
+    assert (account.kind, account.key) == (AccountKind.PAYABLE, "payable:MOF:LA-101:stamp:A0001")
 
 
-def test_commission_is_the_networks_revenue_with_no_branch():
+def test_commission_is_the_networks_revenue_kept_per_branch(branch_a):
     service = make_fixed()
 
-    account = component_account(_component(service, "post"), service)
+    account = component_account(_component(service, "post"), service, branch_a)
 
     assert (account.kind, account.key, account.branch) == (
         AccountKind.COMMISSION,
-        "commission:post",
-        None,
+        "commission:post:A0001",
+        branch_a,
     )
 
 
-def test_asking_twice_for_a_components_account_gives_the_same_account():
+def test_asking_twice_for_a_components_account_gives_the_same_account(branch_a):
     service = make_fixed()
     component = _component(service, "agency_fee")
 
-    first = component_account(component, service)
-    second = component_account(component, service)
+    first = component_account(component, service, branch_a)
+    second = component_account(component, service, branch_a)
 
     assert first.pk == second.pk
-    assert Account.objects.filter(key="payable:LOCAL:LA-101:agency_fee").count() == 1
+    assert Account.objects.filter(key="payable:LOCAL:LA-101:agency_fee:A0001").count() == 1
 
 
-def test_a_fee_of_another_service_is_refused():
+def test_a_fee_of_another_service_is_refused(branch_a):
     service = make_fixed()
     other = make_variable()
 
     with pytest.raises(InvalidState, match="does not belong"):
-        component_account(_component(other, "post"), service)
+        component_account(_component(other, "post"), service, branch_a)
 
 
 # --- Reference fields --------------------------------------------------------------------------

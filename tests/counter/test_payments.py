@@ -43,8 +43,8 @@ def test_a_cash_payment_credits_each_fee_component_and_fills_the_till(
     assert [line.amount for line in payment.lines.all()] == [5_000, 300, 150]
     open_till.account.refresh_from_db()
     assert open_till.account.balance == 100_000 + 5_450
-    assert Account.objects.get(key="commission:commission").balance == 300
-    assert Account.objects.get(key="payable:LOCAL:LIC-RENEW:fee").balance == 5_000
+    assert Account.objects.get(key="commission:commission:A0001").balance == 300
+    assert Account.objects.get(key="payable:LOCAL:LIC-RENEW:fee:A0001").balance == 5_000
     assert payment.references == {"licence": "123456"}
     assert ledger_verify().ok
 
@@ -257,7 +257,7 @@ def test_an_approved_void_reverses_the_payment(
     open_till.account.refresh_from_db()
     assert payment.is_voided and payment.void_transfer.reverses_id == payment.transfer_id
     assert open_till.account.balance == 100_000
-    assert Account.objects.get(key="payable:LOCAL:LIC-RENEW:fee").balance == 0
+    assert Account.objects.get(key="payable:LOCAL:LIC-RENEW:fee:A0001").balance == 0
     assert ledger_verify().ok
 
 
@@ -317,3 +317,54 @@ def test_no_payment_once_the_count_is_submitted(
     till_session_submit_count(agent=agent_a, session=open_till, counts={}, idempotency_key=_key())
     with pytest.raises(InvalidState):
         _cash(agent_a, fixed_service, citizen)
+
+
+def _statements(ctx) -> list[str]:
+    """What the payment itself sent (the test's own savepoints left out)."""
+    return [
+        q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))
+    ]
+
+
+def test_a_cash_payment_takes_at_most_ten_sql_statements(
+    agent_a, fixed_service, citizen, open_till
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _cash(agent_a, fixed_service, citizen)  # the first one also creates the fee accounts
+    with CaptureQueriesContext(connection) as ctx:
+        _cash(agent_a, fixed_service, citizen)
+    print(f"\ncash payment: {len(_statements(ctx))} SQL statements")
+    assert len(_statements(ctx)) <= 10, _statements(ctx)
+
+
+def test_no_account_row_is_written_by_payments_of_two_branches(
+    agent_a, agent_b, supervisor_b, counter_b, branch_b, fixed_service, citizen, open_till
+):
+    """A row every branch updates would make the whole nation queue on one lock."""
+    from float_management import services as till
+    from float_management.models import Entry
+
+    till.vault_move(
+        branch=branch_b,
+        direction="in",
+        amount=1_000_000,
+        handled_by=supervisor_b,
+        witnessed_by=agent_b,
+        idempotency_key=_key(),
+    )
+    session_b = till.till_session_request_open(
+        agent=agent_b, counter=counter_b, amount=50_000, idempotency_key=_key()
+    )
+    till.request_decide(request=session_b.requests.get(), supervisor=supervisor_b, approve=True)
+    in_a = _cash(agent_a, fixed_service, citizen)
+    in_b = _cash(agent_b, fixed_service, citizen)
+    written_by_a = set(
+        Entry.objects.filter(transfer=in_a.transfer).values_list("account", flat=True)
+    )
+    written_by_b = set(
+        Entry.objects.filter(transfer=in_b.transfer).values_list("account", flat=True)
+    )
+    assert len(written_by_a) == len(written_by_b) == 4
+    assert written_by_a.isdisjoint(written_by_b)

@@ -211,9 +211,9 @@ def test_each_batch_posts_one_transfer_from_the_payables_to_the_head_office_bank
     local = batches[0]
     legs = {e.account.key: e.amount for e in local.transfer.entries.select_related("account")}
     assert legs == {
-        "payable:LOCAL:LIC-RENEW:fee": 10_000,
-        "payable:LOCAL:LIC-RENEW:stamp": 300,
-        "payable:LOCAL:PASSPORT:fee": 10_000,
+        "payable:LOCAL:LIC-RENEW:fee:A0001": 10_000,
+        "payable:LOCAL:LIC-RENEW:stamp:A0001": 300,
+        "payable:LOCAL:PASSPORT:fee:A0001": 10_000,
         BANK_KEY: -20_300,
     }
     assert local.transfer.created_by == head_office
@@ -221,7 +221,7 @@ def test_each_batch_posts_one_transfer_from_the_payables_to_the_head_office_bank
     balances = dict(Account.objects.values_list("key", "balance"))
     assert all(balances[k] == 0 for k in balances if k.startswith("payable:"))
     assert balances[BANK_KEY] == -33_100  # paid out of the bank to the agencies
-    assert balances["commission:commission"] == 2 * 300 + 200 + 250  # stays with the network
+    assert balances["commission:commission:A0001"] == 2 * 300 + 200 + 250  # the network's
     assert ledger_verify().ok
 
 
