@@ -12,6 +12,7 @@ Only ever talks to 127.0.0.1; stops by itself.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import re
 import subprocess
@@ -81,9 +82,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Phase 1: {rate:g} payments/s for {seconds:g} s, no dashboards")
             alone = self._post(rate, seconds, threads)
             self.stdout.write(f"Phase 2: the same with {clients} dashboards connected")
-            with_boards, received, connected = asyncio.run(
-                self._with_clients(server, clients, rate, seconds, threads)
-            )
+            with_boards, received, connected = self._with_clients(clients, rate, seconds, threads)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -216,48 +215,71 @@ class Command(BaseCommand):
             w.join()
         return durations
 
-    async def _with_clients(self, server, clients, rate, seconds, threads):
-        import websockets
-
-        received: list[float | None] = []
+    def _with_clients(self, clients, rate, seconds, threads):
+        """Post with `clients` dashboards open in another process (its own GIL and core)."""
+        ctx = multiprocessing.get_context("fork")  # the child uses no database connection
+        results, ready, stop = ctx.Queue(), ctx.Event(), ctx.Event()
         url = f"ws://127.0.0.1:{self.port}/ws/dashboard/nation/"
-        origin = f"http://127.0.0.1:{self.port}"
+        watcher = ctx.Process(
+            target=_watch, args=(url, self.cookie, clients, ready, stop, results), daemon=True
+        )
+        watcher.start()
+        ready.wait(timeout=120)
+        time.sleep(1.5)  # let pushes from the first phase settle
+        started = time.monotonic()
+        durations = self._post(rate, seconds, threads)
+        time.sleep(2.5)  # the last trailing push
+        stop.set()
+        connected, seen = results.get(timeout=60)
+        watcher.join(timeout=10)
+        received = [
+            now - self.commits[count] if count in self.commits else None
+            for now, count in seen
+            if now >= started
+        ]
+        return durations, received, connected
 
-        async def client():
-            try:
-                async with websockets.connect(
-                    url,
-                    origin=origin,
-                    additional_headers={"Cookie": self.cookie},
-                    open_timeout=30,
-                    max_size=2**22,
-                ) as ws:
-                    ready.append(1)
-                    async for message in ws:
-                        now = time.monotonic()
-                        match = _FIGURE.search(message)
-                        count = int(match.group(1)) if match else 0
-                        commit = self.commits.get(count)
-                        received.append(now - commit if commit else None)
-            except (OSError, websockets.ConnectionClosed, asyncio.CancelledError):
-                return
 
-        ready: list[int] = []
+def _watch(url, cookie, clients, ready, stop, results):
+    """Child process: open `clients` websockets in waves, note (time, payments shown) per push."""
+    import websockets
+
+    seen: list[tuple[float, int]] = []
+    opened: list[int] = []
+
+    async def client():
+        origin = url.replace("ws://", "http://").split("/ws/")[0]
+        try:
+            async with websockets.connect(
+                url,
+                origin=origin,
+                additional_headers={"Cookie": cookie},
+                open_timeout=30,
+                max_size=2**22,
+            ) as ws:
+                opened.append(1)
+                async for message in ws:
+                    match = _FIGURE.search(message)
+                    seen.append((time.monotonic(), int(match.group(1)) if match else -1))
+        except (OSError, websockets.ConnectionClosed, asyncio.CancelledError):
+            return
+
+    async def main():
         tasks = []
         # Dashboards open in waves, as they do when offices open (and as htmx's reconnect
         # back-off spreads them after a restart): daphne gives a handshake 5 s.
         for start in range(0, clients, 50):
             tasks += [asyncio.create_task(client()) for _ in range(min(50, clients - start))]
             for _ in range(100):
-                if len(ready) >= len(tasks):
+                if len(opened) >= len(tasks):
                     break
                 await asyncio.sleep(0.05)
-        await asyncio.sleep(1.5)  # let pushes from phase 1 settle
-        received.clear()
-        durations = await asyncio.to_thread(self._post, rate, seconds, threads)
-        await asyncio.sleep(2.5)  # the last trailing push
-        connected = len(ready)
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        return durations, received, connected
+
+    asyncio.run(main())
+    results.put((len(opened), seen))
