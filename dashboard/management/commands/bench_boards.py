@@ -1,0 +1,109 @@
+"""Time the governorate and nation boards' selectors: the median of several runs, in ms.
+
+Meant for a database seeded by `seed_national --history-days N` (PostgreSQL:
+set DATABASE_URL). The boards count "today" from midnight Cairo time; the
+seed's payments are in past days, so by default the boards are computed as
+at --at (16:00, when the day's payments are all in) on the latest day that
+has payments: the busiest moment the dashboards see. --explain prints
+EXPLAIN ANALYZE of every query of one run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import date, datetime
+from datetime import time as clock
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.models import Max
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from agents.models import Governorate
+from counter.models import Payment
+from dashboard.selectors import governorate_board, nation_board
+from receipts.businessdays import CAIRO
+
+
+class Command(BaseCommand):
+    help = __doc__.splitlines()[0]
+
+    def add_arguments(self, parser):
+        parser.add_argument("--governorate", default="01", help="code (default: 01, Cairo)")
+        parser.add_argument("--runs", type=int, default=9)
+        parser.add_argument("--day", help="YYYY-MM-DD (default: the latest day with payments)")
+        parser.add_argument("--at", default="16:00", help="HH:MM Cairo time (default: 16:00)")
+        parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE each query")
+        parser.add_argument(
+            "--no-index-only",
+            action="store_true",
+            help="forbid index-only scans, as on a live day whose rows autovacuum hasn't reached",
+        )
+
+    def handle(self, *args, governorate, runs, day, at, explain, no_index_only, **options):
+        try:
+            where = Governorate.objects.get(code=governorate)
+        except Governorate.DoesNotExist:
+            raise CommandError(f"No governorate {governorate!r}.") from None
+        now = self._moment(day, at)
+        if no_index_only and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET enable_indexonlyscan = off")
+        payments = Payment.objects.count()
+        self.stdout.write(
+            f"{connection.vendor}, {payments:,} payments; boards as at "
+            f"{timezone.localtime(now, CAIRO):%Y-%m-%d %H:%M} Cairo; {runs} runs after a warm-up."
+        )
+        boards = {
+            f"governorate_board({where.code} {where.name_en})": lambda: governorate_board(
+                where, now=now
+            ),
+            "nation_board()": lambda: nation_board(now=now),
+        }
+        for name, board in boards.items():
+            board()  # warm-up: plans and caches
+            timings = []
+            for _ in range(runs):
+                with CaptureQueriesContext(connection) as queries:
+                    started = time.perf_counter()
+                    result = board()
+                    timings.append((time.perf_counter() - started) * 1000)
+            self.stdout.write(
+                f"{name:<40} median {statistics.median(timings):7.1f} ms  "
+                f"(min {min(timings):.1f}, max {max(timings):.1f}; "
+                f"{len(queries)} queries; {result.payments:,} payments today)"
+            )
+            if explain:
+                self._explain(queries.captured_queries)
+
+    def _moment(self, day: str | None, at: str) -> datetime:
+        try:
+            hour, minute = (int(part) for part in at.split(":"))
+            moment = clock(hour, minute)
+        except ValueError:
+            raise CommandError("--at is HH:MM") from None
+        if day:
+            try:
+                on = date.fromisoformat(day)
+            except ValueError:
+                raise CommandError("--day is YYYY-MM-DD") from None
+        else:
+            last = Payment.objects.aggregate(last=Max("created_at"))["last"]
+            if last is None:
+                raise CommandError("No payments: run seed_national --history-days N first.")
+            on = timezone.localtime(last, CAIRO).date()
+        return datetime.combine(on, moment, tzinfo=CAIRO)
+
+    def _explain(self, captured: list[dict]) -> None:
+        prefix = "EXPLAIN (ANALYZE, BUFFERS) " if connection.vendor == "postgresql" else ""
+        if not prefix:
+            self.stdout.write("  (EXPLAIN ANALYZE needs PostgreSQL)")
+            return
+        with connection.cursor() as cursor:
+            for query in captured:
+                self.stdout.write(f"\n  {query['time']} s  {query['sql'][:300]}")
+                cursor.execute(prefix + query["sql"])
+                for (line,) in cursor.fetchall():
+                    self.stdout.write(f"    {line}")
