@@ -35,9 +35,11 @@ def test_a_cash_payment_for_a_registered_citizen_by_keyboard(login, server):
     page.wait_for_selector("#citizen-results a:focus")
     keys.press("Enter")  # the one match has the focus: open the citizen
     page.wait_for_selector("#pay-service:focus")
+    page.wait_for_load_state("load")
     screenshot(page, "citizen")
     keys.press("Enter")  # pay for a service
     page.wait_for_selector("#service-q:focus")
+    page.wait_for_load_state("load")  # htmx binds the type-ahead once the page has loaded
     keys.type("LA-106")
     page.wait_for_selector("#service-results a")
     keys.press("Tab")  # to the first result

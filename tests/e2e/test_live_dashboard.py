@@ -19,10 +19,10 @@ def test_the_dashboard_shows_a_payment_within_two_seconds(login, server):
     agent.goto(server + "/counter/")
     agent.fill("#citizen-q", "29207220104562")
     agent.keyboard.press("Enter")
-    agent.wait_for_selector("#citizen-results a:focus")
-    agent.keyboard.press("Enter")
-    agent.wait_for_selector("#pay-service:focus")
-    agent.keyboard.press("Enter")
+    with agent.expect_navigation(wait_until="load"):  # htmx binds its triggers on load
+        agent.locator("#citizen-results a").first.click()
+    with agent.expect_navigation(wait_until="load"):
+        agent.locator("#pay-service").click()
     agent.fill("#service-q", "LA-106")
     agent.wait_for_selector("#service-results a")
     agent.locator("#service-results a").first.click()
