@@ -98,9 +98,12 @@ class Payment(models.Model):
         verbose_name_plural = _("payments")
         indexes = [
             # The boards and the daily reports count and sum a day's payments of a branch, a
-            # governorate or the nation. Every column they read is in these keys, so PostgreSQL
-            # answers from the index alone (key columns rather than INCLUDE: SQLite has no
-            # INCLUDE, and suffix truncation keeps the inner pages as small either way).
+            # governorate or the whole nation (600,000 a day at national scale), and the nation
+            # board counts the last hour's by minute. Every column they read is in these keys,
+            # so PostgreSQL answers from the index alone. The branch one also keeps a
+            # governorate's board on a per-branch nested loop rather than a scan of the whole
+            # nation's day. (Keys rather than INCLUDE: SQLite has no INCLUDE, and suffix
+            # truncation keeps the inner pages small either way.)
             models.Index(
                 fields=["branch", "created_at", "total", "void_transfer", "id"],
                 name="payment_branch_time_cover",

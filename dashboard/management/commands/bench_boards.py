@@ -1,10 +1,11 @@
 """Time the governorate and nation boards' selectors: the median of several runs, in ms.
 
 Meant for a database seeded by `seed_national --history-days N` (PostgreSQL:
-set DATABASE_URL). The boards count "today" from midnight Cairo time; the
-seed's payments are in past days, so by default the boards are computed as
-at --at (16:00, when the day's payments are all in) on the latest day that
-has payments: the busiest moment the dashboards see. --explain prints
+set DATABASE_URL). The seed's payments are all in past days, so the boards
+are computed as at --at (default 16:00 Cairo, the day's close) on the latest
+day that has payments: "today" is then a whole day's payments, the most the
+boards ever count. (The selectors count from midnight without an upper
+bound, so an earlier --at moves only the per-minute hour.) --explain prints
 EXPLAIN ANALYZE of every query of one run.
 """
 
@@ -36,21 +37,13 @@ class Command(BaseCommand):
         parser.add_argument("--day", help="YYYY-MM-DD (default: the latest day with payments)")
         parser.add_argument("--at", default="16:00", help="HH:MM Cairo time (default: 16:00)")
         parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE each query")
-        parser.add_argument(
-            "--no-index-only",
-            action="store_true",
-            help="forbid index-only scans, as on a live day whose rows autovacuum hasn't reached",
-        )
 
-    def handle(self, *args, governorate, runs, day, at, explain, no_index_only, **options):
+    def handle(self, *args, governorate, runs, day, at, explain, **options):
         try:
             where = Governorate.objects.get(code=governorate)
         except Governorate.DoesNotExist:
             raise CommandError(f"No governorate {governorate!r}.") from None
         now = self._moment(day, at)
-        if no_index_only and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET enable_indexonlyscan = off")
         payments = Payment.objects.count()
         self.stdout.write(
             f"{connection.vendor}, {payments:,} payments; boards as at "
