@@ -24,7 +24,6 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse
 
 # Ids are moved to distinctive ranges before the captured payment so that their
 # textual replacement can't touch another number of the statement.
@@ -50,7 +49,7 @@ def _django():
     django.setup()
 
 
-def _capture_one(index: int, session, service, citizen) -> list[str]:
+def _capture_one(index: int, session, service, citizen, references) -> list[str]:
     """Post one cash payment at `session`'s till; its statements as a pgbench script branch."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -75,8 +74,8 @@ def _capture_one(index: int, session, service, citizen) -> list[str]:
             service=service,
             citizen=citizen,
             amount=None,
-            references={"licence_no": "1000/2026"},
-            tendered=5_000,
+            references=references,
+            tendered=100_000,
             idempotency_key=key,
         )
     after = dict(
@@ -129,12 +128,16 @@ def _capture_one(index: int, session, service, citizen) -> list[str]:
     return lines
 
 
-def build_script(clients: int) -> tuple[str, int]:
+def build_script(
+    clients: int, *, service_code: str = "LA-106", references: dict[str, str] | None = None
+) -> tuple[str, int]:
     """The pgbench script (one branch per client) and the number of statements per payment."""
     from counter.models import Citizen, Service
+    from counter.services.payments import payment_post_cash
     from float_management.models import SessionStatus, TillSession
 
-    service = Service.objects.get(code="LA-106")
+    references = references or {"licence_no": "1000/2026"}
+    service = Service.objects.get(code=service_code)
     citizens = list(Citizen.objects.order_by("pk")[:clients])
     sessions = list(
         TillSession.objects.filter(status=SessionStatus.OPEN)
@@ -150,18 +153,17 @@ def build_script(clients: int) -> tuple[str, int]:
     ]
     count = 0
     for index, session in enumerate(sessions):
-        from counter.services.payments import payment_post_cash
-
+        citizen = citizens[index % len(citizens)]
         payment_post_cash(  # the first payment of a till makes its branch's fee accounts
             agent=session.agent,
             service=service,
-            citizen=citizens[index % len(citizens)],
+            citizen=citizen,
             amount=None,
-            references={"licence_no": "1000/2026"},
-            tendered=5_000,
+            references=references,
+            tendered=100_000,
             idempotency_key=uuid.uuid4().hex,
         )
-        statements = _capture_one(index, session, service, citizens[index % len(citizens)])
+        statements = _capture_one(index, session, service, citizen, references)
         count = len(statements)
         out.append(("\\if" if index == 0 else "\\elif") + f" :client_id = {index}")
         # pgbench ends an SQL command at `;`, or at a \\gset that stores its row.
@@ -180,25 +182,29 @@ def _reference_base() -> int:
     return max(800_000_000_000, (int(top or 0) // 1_000_000_000 + 1) * 1_000_000_000)
 
 
-def run_pgbench(*, clients: int, seconds: float) -> dict:
-    """Build the script on the database in DATABASE_URL and run pgbench on it."""
-    url = urlparse(os.environ["DATABASE_URL"])
-    script, statements = build_script(clients)
+def run_pgbench(
+    *, clients: int, seconds: float = 0, transactions: int = 0, database: str = "", **script
+) -> dict:
+    """Build the script on Django's database and run pgbench on it (for seconds or a count)."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    script_text, statements = build_script(clients, **script)
     from django.db import connections
 
     refbase = _reference_base()
     connections.close_all()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "payment.sql"
-        path.write_text(script)
+        path.write_text(script_text)
         argv = [
             "pgbench",
             "-h",
-            url.hostname or "127.0.0.1",
+            params["HOST"] or "127.0.0.1",
             "-p",
-            str(url.port or 5432),
+            str(params["PORT"] or 5432),
             "-U",
-            url.username or "postgres",
+            params["USER"] or "postgres",
             "-n",
             "-M",
             "simple",
@@ -206,8 +212,7 @@ def run_pgbench(*, clients: int, seconds: float) -> dict:
             str(clients),
             "-j",
             str(min(clients, os.cpu_count() or 2)),
-            "-T",
-            str(int(seconds)),
+            *(["-t", str(transactions)] if transactions else ["-T", str(int(seconds))]),
             "-D",
             f"run={secrets.token_hex(4)}",
             "-D",
@@ -216,11 +221,11 @@ def run_pgbench(*, clients: int, seconds: float) -> dict:
             f"refbase={refbase}",
             "-f",
             str(path),
-            url.path.lstrip("/"),
+            database or params["NAME"],
         ]
         done = subprocess.run(argv, capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"pgbench failed:\n{done.stderr}\n--- script ---\n{script[:4000]}")
+            raise RuntimeError(f"pgbench failed:\n{done.stderr}\n--- script ---\n{script_text}")
     tps = float(re.search(r"tps = ([0-9.]+)", done.stdout).group(1))
     latency = re.search(r"latency average = ([0-9.]+) ms", done.stdout)
     return {
@@ -228,7 +233,8 @@ def run_pgbench(*, clients: int, seconds: float) -> dict:
         "clients": clients,
         "statements": statements,
         "latency_ms": float(latency.group(1)) if latency else None,
-        "script": script,
+        "script": script_text,
+        "output": done.stdout,
     }
 
 
