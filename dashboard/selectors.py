@@ -2,11 +2,14 @@
 
 A reload shows the same numbers as the live page: the websocket only pushes
 these same fragments again. Each board runs a fixed number of queries,
-whatever the number of branches or payments (pinned in the tests).
+whatever the number of branches or payments (pinned in the tests). The
+governorate and nation boards read today's payments through a DayTally
+(dashboard/aggregates.py): a per-minute snapshot plus an exact live delta.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,6 +19,7 @@ from django.utils import timezone
 
 from agents.models import Branch, Governorate
 from counter.models import Payment, PrepaidCard
+from dashboard.aggregates import DayTally, by, snapshot_key
 from float_management.models import ACTIVE_STATUSES, Request, SessionStatus, TillSession
 from float_management.selectors import requests_pending
 from float_management.services import till_state
@@ -23,6 +27,21 @@ from receipts.models import SettlementBatch
 
 LARGE_VARIANCE = 5_000  # piastres: 50 EGP either way is worth a supervisor's look
 CLOSING_HOUR = 20  # a till still open after 20:00 Cairo time is flagged
+
+
+NATION_SCOPE = "nation"  # the scopes of the boards' day tallies
+
+
+def governorate_scope(governorate: Governorate) -> str:
+    return f"governorate:{governorate.pk}"
+
+
+def board_snapshot_keys(*, now: datetime, governorate: Governorate | None = None) -> list[str]:
+    """The cache keys of the snapshots a board reads (the nation's when no governorate)."""
+    if governorate is not None:
+        return [snapshot_key(governorate_scope(governorate), day_start(now))]
+    start, _end, scope = _minutes_window(now, 60)
+    return [snapshot_key(NATION_SCOPE, day_start(now)), snapshot_key(scope, start)]
 
 
 def day_start(now: datetime | None = None) -> datetime:
@@ -118,15 +137,20 @@ def branch_board(branch: Branch, *, now: datetime | None = None) -> Board:
 
 def governorate_board(governorate: Governorate, *, now: datetime | None = None) -> Board:
     """Each branch: totals today, open counters, cash held, alerts (4 queries)."""
-    branches = list(Branch.objects.filter(governorate=governorate, is_active=True).order_by("code"))
-    paid = {
-        row["branch_id"]: row
-        for row in _payments_today(now)
-        .filter(branch__governorate=governorate)
-        .values("branch_id")
-        .annotate(n=Count("id"), total=Sum("total"))
-        .order_by()
-    }
+    now = now or timezone.now()
+    tally = DayTally(
+        governorate_scope(governorate),
+        payments=Payment.objects.filter(branch__governorate=governorate),
+        keys=["branch_id"],
+        start=day_start(now),
+        now=now,
+    )
+    branches = list(
+        tally.fenced(
+            Branch.objects.filter(governorate=governorate, is_active=True).order_by("code")
+        )
+    )
+    paid = {branch_id: n_total for (branch_id,), n_total in tally.figures(branches).items()}
     held = {
         row["branch_id"]: row
         for row in TillSession.objects.filter(
@@ -148,11 +172,11 @@ def governorate_board(governorate: Governorate, *, now: datetime | None = None) 
     )
     board = Board()
     for branch in branches:
-        p, h = paid.get(branch.pk, {}), held.get(branch.pk, {})
+        (n, total), h = paid.get(branch.pk, (0, 0)), held.get(branch.pk, {})
         row = {
             "branch": branch,
-            "payments": p.get("n", 0),
-            "total": p.get("total") or 0,
+            "payments": n,
+            "total": total,
             "open": h.get("open", 0),
             "cash": h.get("cash") or 0,
             "limit": branch.till_cash_limit * h.get("open", 0),
@@ -169,20 +193,52 @@ def governorate_board(governorate: Governorate, *, now: datetime | None = None) 
     return board
 
 
-def payments_per_minute(*, now: datetime | None = None, minutes: int = 60) -> list[int]:
-    """Payments in each of the last `minutes` minutes, oldest first (1 query)."""
+def payments_per_minute(
+    *,
+    now: datetime | None = None,
+    minutes: int = 60,
+    tally: DayTally | None = None,
+    fenced_rows: Sequence = (),
+) -> list[int]:
+    """Payments in each of the last `minutes` minutes, oldest first (1 query).
+
+    Minutes before the snapshot's boundary come from the cache: a minute's
+    count no longer changes once its payments have committed. A board passes
+    its `minutes_tally` and the rows of its first query, which went through
+    the tally's fence; alone, on PostgreSQL, this counts the hour live.
+    """
     now = now or timezone.now()
+    tally = tally or minutes_tally(now=now, minutes=minutes)
+    counts = {
+        timezone.localtime(minute).replace(second=0, microsecond=0): n
+        for (minute,), (n, _total) in tally.figures(fenced_rows).items()
+    }
+    return [
+        counts.get(timezone.localtime(tally.start + timedelta(minutes=i)), 0)
+        for i in range(minutes)
+    ]
+
+
+def _minutes_window(now: datetime, minutes: int) -> tuple[datetime, datetime, str]:
     end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
     start = end - timedelta(minutes=minutes)
-    counts = {
-        timezone.localtime(row["minute"]).replace(second=0, microsecond=0): row["n"]
-        for row in Payment.objects.filter(created_at__gte=start, created_at__lt=end)
-        .annotate(minute=TruncMinute("created_at"))
-        .values("minute")
-        .annotate(n=Count("id"))
-        .order_by()
-    }
-    return [counts.get(timezone.localtime(start + timedelta(minutes=i)), 0) for i in range(minutes)]
+    return start, end, f"minutes:{minutes}:{int(start.timestamp())}"
+
+
+def minutes_tally(*, now: datetime, minutes: int = 60) -> DayTally:
+    """The tally of payments by minute over the `minutes` up to the present one."""
+    start, end, scope = _minutes_window(now, minutes)
+    return DayTally(
+        scope,
+        payments=Payment.objects.filter(created_at__lt=end).annotate(
+            minute=TruncMinute("created_at")
+        ),
+        keys=["minute"],
+        start=start,
+        now=now,
+        standing_only=False,
+        ttl=10 * 60,
+    )
 
 
 def sparkline(values: list[int], *, width: int = 300, height: int = 48) -> str:
@@ -198,15 +254,21 @@ def sparkline(values: list[int], *, width: int = 300, height: int = 48) -> str:
 
 
 def nation_board(*, now: datetime | None = None) -> Board:
-    """The nation by governorate, the last hour minute by minute, top services (6 queries)."""
-    governorates = list(Governorate.objects.filter(abroad=False).order_by("code"))
-    paid = {
-        row["branch__governorate_id"]: row
-        for row in _payments_today(now)
-        .values("branch__governorate_id")
-        .annotate(n=Count("id"), total=Sum("total"))
-        .order_by()
-    }
+    """The nation by governorate, the last hour minute by minute, top services (5 queries)."""
+    now = now or timezone.now()
+    tally = DayTally(
+        NATION_SCOPE,
+        payments=Payment.objects.all(),
+        keys=["branch__governorate_id", "service__code", "service__name_ar", "service__name_en"],
+        start=day_start(now),
+        now=now,
+    )
+    minutes = minutes_tally(now=now)
+    governorates = list(
+        minutes.fenced(tally.fenced(Governorate.objects.filter(abroad=False).order_by("code")))
+    )
+    figures = tally.figures(governorates)
+    paid = {gid: n_total for (gid,), n_total in by(figures, [0]).items()}
     held = {
         row["branch__governorate_id"]: row
         for row in TillSession.objects.filter(status=SessionStatus.OPEN)
@@ -220,11 +282,11 @@ def nation_board(*, now: datetime | None = None) -> Board:
     }
     board = Board()
     for governorate in governorates:
-        p, h = paid.get(governorate.pk, {}), held.get(governorate.pk, {})
+        (n, total), h = paid.get(governorate.pk, (0, 0)), held.get(governorate.pk, {})
         row = {
             "governorate": governorate,
-            "payments": p.get("n", 0),
-            "total": p.get("total") or 0,
+            "payments": n,
+            "total": total,
             "open": h.get("open", 0),
             "cash": h.get("cash") or 0,
             "over": h.get("over", 0),
@@ -234,16 +296,15 @@ def nation_board(*, now: datetime | None = None) -> Board:
         board.total += row["total"]
         if row["over"]:
             board.alerts.append(("over", governorate.name))
-    per_minute = payments_per_minute(now=now)
+    per_minute = payments_per_minute(now=now, tally=minutes, fenced_rows=governorates)
     board.extra["per_minute"] = per_minute
     board.extra["per_minute_max"] = max(per_minute, default=0)
     board.extra["sparkline"] = sparkline(per_minute)
-    board.extra["top_services"] = list(
-        _payments_today(now)
-        .values("service__code", "service__name_ar", "service__name_en")
-        .annotate(n=Count("id"), total=Sum("total"))
-        .order_by("-n", "service__code")[:10]
-    )
+    services = sorted(by(figures, [1, 2, 3]).items(), key=lambda item: (-item[1][0], item[0][0]))
+    board.extra["top_services"] = [
+        {"service__code": code, "service__name_ar": ar, "service__name_en": en, "n": n, "total": t}
+        for (code, ar, en), (n, t) in services[:10]
+    ]
     board.extra["settlements"] = list(
         SettlementBatch.objects.select_related("agency").order_by("-business_day", "agency__code")[
             :10

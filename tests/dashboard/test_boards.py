@@ -73,18 +73,29 @@ def test_the_governorate_board_runs_four_queries(
     with django_assert_num_queries(4):
         board = selectors.governorate_board(branch_a.governorate)
     assert [(r["branch"].code, r["payments"], r["open"]) for r in board.rows] == [("A0001", 2, 1)]
+    _pay(agent_a, fixed_service, citizen)
+    with django_assert_num_queries(4):
+        board = selectors.governorate_board(branch_a.governorate)
+    assert [(r["branch"].code, r["payments"], r["total"]) for r in board.rows] == [
+        ("A0001", 3, 3 * 5_450)
+    ]
 
 
-def test_the_nation_board_runs_six_queries(
+def test_the_nation_board_runs_five_queries_with_or_without_its_snapshot(
     agent_a, fixed_service, citizen, open_till, django_assert_num_queries
 ):
     _pay(agent_a, fixed_service, citizen, n=4)
-    with django_assert_num_queries(6):
-        board = selectors.nation_board()
+    with django_assert_num_queries(5):
+        board = selectors.nation_board()  # builds today's snapshot
     assert board.payments == 4
     assert sum(board.extra["per_minute"]) == 4
     assert board.extra["top_services"][0]["n"] == 4
     assert board.extra["sparkline"].count(",") == 60
+    _pay(agent_a, fixed_service, citizen)
+    with django_assert_num_queries(5):
+        board = selectors.nation_board()  # the snapshot and what came after it
+    assert (board.payments, board.total) == (5, 5 * 5_450)
+    assert board.extra["top_services"][0]["n"] == 5
 
 
 def test_a_reload_shows_the_figures_of_the_database(
