@@ -33,6 +33,7 @@ class Action:
     SETTLE = "settle"  # settle money to the agencies
     SEE_NATIONAL_ID = "see_national_id"  # unmasked: the agent checking the ID card, auditors
     UNLOCK_CARD = "unlock_card"  # unlock a prepaid card after wrong PINs
+    AUDIT = "audit"  # read the audit log (read-only for everyone)
 
 
 _ALLOWED: dict[str, set[str]] = {
@@ -49,6 +50,7 @@ _ALLOWED: dict[str, set[str]] = {
     Action.SETTLE: {Role.HEAD_OFFICE},
     Action.SEE_NATIONAL_ID: {Role.AGENT, Role.AUDITOR},
     Action.UNLOCK_CARD: {Role.BRANCH_SUPERVISOR},
+    Action.AUDIT: {Role.HEAD_OFFICE, Role.AUDITOR},
 }
 
 

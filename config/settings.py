@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "counter",
     "receipts",
     "dashboard",
+    "audit",
 ]
 
 MIDDLEWARE = [

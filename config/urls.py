@@ -13,6 +13,8 @@ urlpatterns = [
     path("float/", include("float_management.urls")),
     path("dashboard/", include("dashboard.urls")),
     path("receipts/", include("receipts.urls")),
+    path("audit/", include("audit.urls")),
     *verify_urlpatterns,
     path("admin/", admin.site.urls),
 ]
+handler403 = "audit.views.permission_denied"  # every refused page goes into the audit log

@@ -1,10 +1,12 @@
 """Run a write once per idempotency key.
 
 The key is claimed inside the caller's transaction with INSERT … ON CONFLICT
-DO NOTHING: on PostgreSQL a second transaction inserting the same key waits
-for the first to commit or roll back, then either finds the committed record
-(and returns its result) or claims the key itself. So ten concurrent requests
-with one key post once, and a rolled-back attempt leaves the key free.
+DO NOTHING RETURNING id: on PostgreSQL a second transaction inserting the same
+key waits for the first to commit or roll back, then either finds the
+committed record (and returns its result) or claims the key itself. So ten
+concurrent requests with one key post once, and a rolled-back attempt leaves
+the key free. A claim that returns its id is ours: only a conflict costs a
+SELECT (the statement saved pays for the payment's audit entry).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from float_management.errors import IdempotencyConflict, InvalidAmount
@@ -27,6 +30,32 @@ T = TypeVar("T")
 def fingerprint(payload: dict[str, Any]) -> str:
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_CLAIMED = ("key", "action", "fingerprint", "claim", "created_at")
+
+
+def _claim(*, key: str, action: str, print_: str) -> int | None:
+    """Insert the key's record; its id, or None when the key was already taken.
+
+    Raw SQL because the ORM cannot say RETURNING with ON CONFLICT DO NOTHING
+    (SQLite has both since 3.35).
+    """
+    meta = IdempotencyRecord._meta
+    values = (key, action, print_, uuid.uuid4(), timezone.now())
+    fields = [meta.get_field(name) for name in _CLAIMED]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
+        f" ON CONFLICT ({quote(fields[1].column)}, {quote(fields[0].column)}) DO NOTHING"
+        f" RETURNING {quote(meta.pk.column)}"
+    )
+    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def run_once(
@@ -47,18 +76,14 @@ def run_once(
         raise InvalidAmount(_("This form has expired; open it again."))
     assert transaction.get_connection().in_atomic_block, "run_once needs a transaction"
     print_ = fingerprint(payload)
-    claim = uuid.uuid4()
-    IdempotencyRecord.objects.bulk_create(
-        [IdempotencyRecord(key=key, action=action, fingerprint=print_, claim=claim)],
-        ignore_conflicts=True,
-    )
-    record = IdempotencyRecord.objects.get(action=action, key=key)
-    if record.claim != claim:
+    record_id = _claim(key=key, action=action, print_=print_)
+    if record_id is None:
+        record = IdempotencyRecord.objects.get(action=action, key=key)
         if record.fingerprint != print_:
             raise IdempotencyConflict(
                 _("This request was already made with different details; nothing was posted.")
             )
         return load(record.result_id)
     result = work()
-    IdempotencyRecord.objects.filter(pk=record.pk).update(result_id=result_id(result))
+    IdempotencyRecord.objects.filter(pk=record_id).update(result_id=result_id(result))
     return result

@@ -3,7 +3,8 @@
 `transfer_post` is called from inside a service's transaction. It locks the
 touched accounts in id order (so two transfers can never deadlock on them),
 checks that the entries sum to zero and that no cash or card account would
-go below zero, then writes the transfer, its entries and the new balances.
+go below zero, then writes the transfer, its entries and the new balances,
+and appends the transfer to the audit log in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from agents.models import Branch
+from audit import log as audit_log
 from float_management import signals
 from float_management.errors import InsufficientFunds, InvalidAmount, InvalidState
 from float_management.models import (
@@ -67,8 +69,17 @@ def transfer_post(
     branch: Branch | None = None,
     memo: str = "",
     reverses: Transfer | None = None,
+    session=None,
+    audit_stream: str | None = None,
 ) -> Transfer:
-    """Post one transfer. `legs` are (account, amount) with debits positive, summing to zero."""
+    """Post one transfer. `legs` are (account, amount) with debits positive, summing to zero.
+
+    The audit entry goes to the stream of `session` (a till session whose row
+    the caller has locked: that lock serialises the stream, so its head is
+    read in the same statement that locks the accounts), else to
+    `audit_stream`, the branch's stream or the national one (head read after
+    the account locks, one more statement).
+    """
     assert transaction.get_connection().in_atomic_block, "transfer_post needs a transaction"
     by_account: dict[int, int] = defaultdict(int)
     for account, amount in legs:
@@ -79,8 +90,24 @@ def transfer_post(
     if not by_account or sum(by_account.values()) != 0:
         raise InvalidAmount(_("A transfer's entries must sum to zero."))
 
+    if session is not None:
+        stream = audit_log.till_stream(session.pk)
+    elif audit_stream is not None:
+        stream = audit_stream
+    else:
+        stream = audit_log.NATIONAL if branch is None else audit_log.branch_stream(branch)
+
     # Lock in id order: every transfer takes its locks in the same order.
-    locked = list(Account.objects.select_for_update().filter(pk__in=by_account).order_by("pk"))
+    accounts = Account.objects.select_for_update().filter(pk__in=by_account).order_by("pk")
+    if session is not None:
+        # Every writer of the session's stream took the session's lock in an earlier
+        # statement, so this statement's snapshot already sees the stream's last entry.
+        # (Without such a lock the head is read after this statement instead: one that
+        # waits for a row lock keeps the snapshot it started with, and would read a
+        # stale head, costing a retry.)
+        accounts = accounts.annotate(**audit_log.head_annotations(stream))
+    locked = list(accounts)
+    head = audit_log.head_from(stream, locked[0]) if session is not None else None
     for account in locked:
         new_balance = account.balance + account.sign * by_account[account.pk]
         if account.kind in NON_NEGATIVE_KINDS and new_balance < 0:
@@ -100,6 +127,21 @@ def transfer_post(
         ]
     )
     Account.objects.bulk_update(locked, ["balance"])
+    audit_log.append(
+        stream=stream,
+        head=head,
+        action=f"transfer.{kind}",
+        actor=created_by,
+        object_type="transfer",
+        object_id=transfer.pk,
+        branch=branch,
+        data={
+            "kind": kind,
+            "memo": transfer.memo,
+            "legs": {account.key: by_account[account.pk] for account in locked},
+            "reverses": reverses.pk if reverses is not None else None,
+        },
+    )
     transaction.on_commit(
         lambda: signals.transfer_posted.send_robust(sender=Transfer, transfer=transfer)
     )
@@ -107,7 +149,12 @@ def transfer_post(
 
 
 def transfer_reverse(
-    *, transfer: Transfer, created_by, kind: str = TransferKind.REVERSAL, memo: str = ""
+    *,
+    transfer: Transfer,
+    created_by,
+    kind: str = TransferKind.REVERSAL,
+    memo: str = "",
+    session=None,
 ) -> Transfer:
     """Post the exact opposite of `transfer` (a correction; the original stays)."""
     if Transfer.objects.filter(reverses=transfer).exists():
@@ -120,4 +167,5 @@ def transfer_reverse(
         branch=transfer.branch,
         memo=memo,
         reverses=transfer,
+        session=session,
     )

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from django.db import OperationalError, connection
+from django.db import IntegrityError, OperationalError, connection
+
+from audit.chain import CHAIN_CONSTRAINT, CHAIN_CONSTRAINT_SQLITE
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -17,10 +19,22 @@ T = TypeVar("T")
 
 # 40P01 deadlock_detected, 40001 serialization_failure
 _RETRYABLE_SQLSTATES = {"40P01", "40001"}
+_UNIQUE_VIOLATION = "23505"
 ATTEMPTS = 4
 
 
-def _is_retryable(error: OperationalError) -> bool:
+def _lost_an_audit_append(error: IntegrityError) -> bool:
+    """Another transaction appended to the same audit stream first: run again on the new head."""
+    cause = error.__cause__
+    if getattr(cause, "sqlstate", None) == _UNIQUE_VIOLATION:
+        diag = getattr(cause, "diag", None)
+        return getattr(diag, "constraint_name", None) == CHAIN_CONSTRAINT
+    return CHAIN_CONSTRAINT_SQLITE in str(error)
+
+
+def _is_retryable(error: OperationalError | IntegrityError) -> bool:
+    if isinstance(error, IntegrityError):
+        return _lost_an_audit_append(error)
     cause = error.__cause__
     sqlstate = getattr(cause, "sqlstate", None)
     if sqlstate in _RETRYABLE_SQLSTATES:
@@ -29,7 +43,8 @@ def _is_retryable(error: OperationalError) -> bool:
 
 
 def retry_on_conflict(func: Callable[P, T]) -> Callable[P, T]:
-    """Re-run `func` (one whole transaction) a bounded number of times on deadlock.
+    """Re-run `func` (one whole transaction) a bounded number of times on deadlock,
+    serialization failure, or a lost race for the head of an audit stream.
 
     Only the outermost call retries: inside someone else's transaction the
     error propagates so that transaction rolls back whole.
@@ -42,7 +57,7 @@ def retry_on_conflict(func: Callable[P, T]) -> Callable[P, T]:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return func(*args, **kwargs)
-            except OperationalError as error:
+            except (OperationalError, IntegrityError) as error:
                 if attempt == ATTEMPTS or not _is_retryable(error):
                     raise
                 logger.warning("retrying %s after %s (attempt %d)", func.__name__, error, attempt)

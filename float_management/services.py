@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from agents.models import Branch, Counter
 from agents.permissions import Action, can
+from audit import log as audit_log
 from float_management import signals
 from float_management.errors import InvalidState, NotAllowed, TillOverLimit
 from float_management.idempotency import run_once
@@ -269,6 +270,7 @@ def cash_drop(*, agent, session: TillSession, amount: int, idempotency_key: str)
             legs=[(vault_account(locked.branch), amount), (locked.account, -amount)],
             created_by=agent,
             branch=locked.branch,
+            session=locked,
         )
         _on_commit_session(locked)
         return transfer
@@ -367,6 +369,7 @@ def _approve_float_issue(request: Request, supervisor, **_kwargs):
         created_by=supervisor,
         branch=session.branch,
         memo=str(request),
+        session=session,
     )
     if session.status == SessionStatus.REQUESTED:
         session.status = SessionStatus.OPEN
@@ -395,6 +398,7 @@ def _approve_close(request: Request, supervisor, *, recount: Mapping[int, int] |
             created_by=supervisor,
             branch=session.branch,
             memo=str(session),
+            session=session,
         )
     transfer = None
     if count.total:
@@ -404,6 +408,7 @@ def _approve_close(request: Request, supervisor, *, recount: Mapping[int, int] |
             created_by=supervisor,
             branch=session.branch,
             memo=str(session),
+            session=session,
         )
     session.status = SessionStatus.CLOSED
     session.closed_at = timezone.now()
@@ -478,6 +483,22 @@ def request_decide(
             requested_by_id=locked.requested_by_id,
             decided_by=supervisor,
             transfer=transfer if isinstance(transfer, Transfer) else None,
+        )
+        audit_log.append(
+            stream=audit_log.till_stream(locked.session_id),
+            action="request.approved" if approve else "request.rejected",
+            actor=supervisor,
+            object_type="request",
+            object_id=locked.pk,
+            branch=locked.branch_id,
+            data={
+                "kind": locked.kind,
+                "amount": locked.amount,
+                "requested_by": locked.requested_by_id,
+                "subject": locked.subject_id,
+                "reason": decision.reason,
+                "transfer": decision.transfer_id,
+            },
         )
         transaction.on_commit(
             lambda: signals.request_decided.send_robust(

@@ -76,6 +76,7 @@ def _post(
         created_by=agent,
         branch=session.branch,
         memo=service.code,
+        session=session,  # locked above: the audit head rides on the account lock
     )
     payment = Payment.objects.create(
         reference=new_reference(),
@@ -238,6 +239,7 @@ def _approve_void(request: Request, supervisor, **_kwargs):
         created_by=supervisor,
         kind=TransferKind.VOID,
         memo=payment.reference,
+        session=request.session,  # locked by request_decide
     )
     payment.void_transfer = reversal
     payment.voided_at = timezone.now()

@@ -102,6 +102,10 @@ MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
         {ANON: LOGIN, "agent_a": 403, "agent_b": 403, "head_office": 200, "auditor": 200, "*": 404},
     ),
     "dashboard:decide": ((1,), {"*": 405}),
+    # The audit log: head office and auditors read it; nobody else sees it.
+    "audit:list": ((), {ANON: LOGIN, "head_office": 200, "auditor": 200, "*": 403}),
+    # No entry 0 ever exists (ids start at 1): the same 404 for both readers.
+    "audit:detail": ((0,), {ANON: LOGIN, "head_office": 404, "auditor": 404, "*": 403}),
     "dashboard:branch": (
         ("A0001",),
         {

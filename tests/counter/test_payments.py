@@ -200,6 +200,27 @@ def test_the_pin_is_stored_hashed(card):
     assert "1234" not in card.pin_hash and len(card.pin_hash) > 20
 
 
+def test_the_pin_hash_is_keyed_so_a_dump_alone_does_not_reveal_it(card, settings):
+    """Ten thousand PINs are tried in no time against an unkeyed hash; not without the key."""
+    assert card.pin_hash.startswith("hmac-sha256$")
+    assert cards.pin_matches("1234", card.pin_hash)
+    assert not cards.pin_matches("1235", card.pin_hash)
+    settings.SECRET_KEY = "another-key-another-key-another-key-another-key"
+    assert not cards.pin_matches("1234", card.pin_hash)
+
+
+def test_a_card_issued_with_a_pbkdf2_pin_hash_still_pays(
+    agent_a, fixed_service, citizen, open_till, card
+):
+    from django.contrib.auth.hashers import make_password
+
+    card.pin_hash = make_password("1234")
+    card.save(update_fields=["pin_hash"])
+    assert _card_pay(agent_a, fixed_service, citizen, card).total == 5_450
+    with pytest.raises(cards.WrongPin):
+        _card_pay(agent_a, fixed_service, citizen, card, pin="9999")
+
+
 def test_a_top_up_respects_the_maximum_balance_and_the_daily_limit(agent_a, card, settings):
     settings.CARD_DAILY_TOP_UP_LIMIT = 15_000
     with pytest.raises(InvalidAmount):
