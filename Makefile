@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint fmt messages clean bench-db bench-receipts bench-dashboard bench-load
+.PHONY: run test drills lint fmt messages clean bench-db bench-receipts bench-dashboard bench-load
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(VENV)/.installed
 ifeq ($(E2E),1)
 	$(PY) -m pytest tests/e2e -rs
 endif
+
+# Fault drills: each starts its own PostgreSQL cluster and Redis on free loopback ports
+# and kills or restarts them (and the app) under load; see README, Fault drills.
+drills: $(VENV)/.installed
+	$(PY) -m pytest tests/drills -m drill -rs $(PYTEST_ARGS)
 
 # Benchmarks run on PostgreSQL and Redis (a scratch database, re-created each run).
 BENCH_DB ?= counters_bench

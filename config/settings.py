@@ -98,6 +98,10 @@ if DATABASE_URL:
         # Django's psycopg 3 pool keeps connections open across requests, also
         # under ASGI, where CONN_MAX_AGE would leak one connection per thread.
         _db["CONN_MAX_AGE"] = 0
+        # With the pool, this makes Django pass ConnectionPool.check_connection: each
+        # connection is checked as it leaves the pool, so after a database restart a
+        # stale one is replaced instead of failing a request (tests/drills).
+        _db["CONN_HEALTH_CHECKS"] = True
         _db.setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
             "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
@@ -135,8 +139,12 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache acting as an empty cache while Redis is unreachable:
+            # requests (sessions are in the database) go on without it.
+            "BACKEND": "config.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
+            # An unreachable host must not hold every request for the OS's TCP timeout.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
     CHANNEL_LAYERS = {
@@ -151,6 +159,12 @@ if REDIS_URL:
                         "max_connections": env_int(
                             "CHANNEL_LAYER_MAX_CONNECTIONS", 2000, minimum=10
                         ),
+                        # A consumer waits for messages with BZPOPMIN for 5 s; redis-py 8's
+                        # default read timeout is also 5 s, which killed every idle
+                        # dashboard socket after 5 s. Longer than the wait, so a silent
+                        # Redis still closes the sockets (and the page says "Not live").
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": 2,
                     }
                 ],
                 "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1),
