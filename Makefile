@@ -28,6 +28,7 @@ test: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest --ignore=tests/e2e $(PYTEST_ARGS)
 ifeq ($(E2E),1)
+	test -f node_modules/axe-core/axe.min.js || ! command -v npm >/dev/null || npm ci --no-audit --no-fund
 	$(PY) -m pytest tests/e2e -rs
 endif
 

@@ -95,7 +95,11 @@ def branch_board(branch: Branch, *, now: datetime | None = None) -> Board:
         .annotate(n=Count("id"), total=Sum("total"), last=Max("created_at"))
         .order_by()
     }
-    board = Board()
+    # The day's figures count every till of the day, those already closed too.
+    board = Board(
+        payments=sum(s["n"] for s in stats.values()),
+        total=sum(s["total"] or 0 for s in stats.values()),
+    )
     for counter in counters:
         row = CounterRow(number=counter.number, session=sessions.get(counter.pk))
         session = row.session
@@ -111,8 +115,6 @@ def branch_board(branch: Branch, *, now: datetime | None = None) -> Board:
                 timezone.localtime(now).hour >= CLOSING_HOUR
                 or (session.opened_at is not None and session.opened_at < start)
             )
-            board.payments += row.payments
-            board.total += row.total
             if row.state == "over":
                 board.alerts.append(("over", counter.number))
             if row.open_after_hours:

@@ -8,6 +8,10 @@
     frame.style.width = "0";
     frame.style.height = "0";
     frame.style.border = "0";
+    // A helper, not content: named (axe frame-title) and kept out of the tab order and reading.
+    frame.title = button.textContent.trim();
+    frame.tabIndex = -1;
+    frame.setAttribute("aria-hidden", "true");
     frame.src = button.dataset.pdf;
     frame.addEventListener("load", () => {
       try { frame.contentWindow.focus(); frame.contentWindow.print(); } catch (e) { window.open(button.dataset.pdf); }

@@ -36,6 +36,18 @@ def test_the_branch_board_counts_todays_payments_per_counter(
     assert (board.payments, board.total) == (3, 16_350)
 
 
+def test_the_branch_board_keeps_the_payments_of_tills_already_closed(
+    agent_a, fixed_service, citizen, open_till, branch_a
+):
+    from float_management.models import SessionStatus, TillSession
+
+    _pay(agent_a, fixed_service, citizen, n=2)
+    TillSession.objects.filter(pk=open_till.pk).update(status=SessionStatus.CLOSED)
+    board = selectors.branch_board(branch_a)
+    assert (board.payments, board.total) == (2, 2 * 5_450)
+    assert all(row.session is None for row in board.rows)
+
+
 def test_a_till_over_its_limit_is_an_alert(agent_a, fixed_service, citizen, open_till, branch_a):
     branch_a.till_cash_limit = 100_000
     branch_a.save()

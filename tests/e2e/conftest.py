@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,9 @@ CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 PASSWORD = "e2e-demo-pass"
+# axe-core from the npm registry (package.json at the root, `npm ci`); never from a CDN.
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_BLOCKING = {"serious", "critical"}
 
 
 def free_port() -> int:
@@ -90,13 +95,49 @@ class Daphne:
         self.log.close()
 
 
+@dataclass(frozen=True)
+class App:
+    """A served app: its base URL, its SQLite file and the environment it runs with."""
+
+    base: str
+    db_path: Path
+    env: dict[str, str]
+
+    def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run a management command against the server's own database."""
+        return subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Read the server's database as an operator would (read-only)."""
+        connection = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
+        try:
+            return connection.execute(sql, params).fetchall()
+        finally:
+            connection.close()
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """A seeded demo app under daphne (in-memory channel layer); yields its base URL."""
+def app_server(tmp_path_factory):
+    """A seeded demo app under daphne (in-memory channel layer), with its database at hand."""
     folder = tmp_path_factory.mktemp("e2e")
-    daphne = Daphne(seeded_env(folder / "e2e.sqlite3"), folder / "daphne.log")
-    yield daphne.base
+    db_path = folder / "e2e.sqlite3"
+    env = seeded_env(db_path)
+    daphne = Daphne(env, folder / "daphne.log")
+    yield App(base=daphne.base, db_path=db_path, env=env)
     daphne.stop()
+
+
+@pytest.fixture(scope="session")
+def server(app_server):
+    """The seeded demo app's base URL."""
+    return app_server.base
 
 
 @pytest.fixture(scope="session")
@@ -147,7 +188,29 @@ def login(browser, server):
 
 
 def screenshot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+    path = ARTIFACTS / f"{name}.png"  # a name may hold folders: "full_day/ar/till"
+    path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+RUN_AXE = """async () => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.map((n) => ({target: n.target.join(" "), summary: n.failureSummary})),
+  }));
+}"""
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's violations on the page as it is now (id, impact, help, nodes)."""
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(RUN_AXE)
+
+
+def describe_violation(name: str, url: str, violation: dict) -> str:
+    nodes = "\n".join(f"      {n['target']}: {n['summary']}" for n in violation["nodes"][:8])
+    return f"{name} ({url}): {violation['id']} ({violation['impact']}) {violation['help']}\n{nodes}"
