@@ -80,6 +80,10 @@ def _django():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     # The set-up's own payments (card top-ups) need not reach any dashboard.
     os.environ["DASHBOARD_PUSHES"] = "0"
+    # The servers' key: PINs of the cards issued here are keyed hashes under it.
+    from bench.servers import SECRET_KEY
+
+    os.environ["DJANGO_SECRET_KEY"] = SECRET_KEY
     import django
 
     django.setup()

@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 # One key for every process of a run: sessions made by one are valid in the others.
-_SECRET_KEY = secrets.token_urlsafe(40)
+SECRET_KEY = secrets.token_urlsafe(40)
 
 
 def server_env(pool_max: int) -> dict[str, str]:
@@ -41,7 +41,7 @@ def server_env(pool_max: int) -> dict[str, str]:
     env.update(
         {
             "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": _SECRET_KEY,
+            "DJANGOSECRET_KEY": SECRET_KEY,
             "DASHBOARD_PUSHES": "1",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "DJANGO_SECURE_SSL_REDIRECT": "0",

@@ -37,17 +37,26 @@ CARD_PREFIX = "6280"  # an invented issuer prefix for the network's service card
 _PIN_HASH = "hmac-sha256"
 
 
-def pin_hash(pin: str, *, salt: str | None = None) -> str:
+def pin_hash(pin: str, *, salt: str | None = None, secret: str | None = None) -> str:
     salt = salt or get_random_string(16)
-    digest = salted_hmac(f"counter.card.pin.{salt}", pin, algorithm="sha256").hexdigest()
+    digest = salted_hmac(
+        f"counter.card.pin.{salt}", pin, secret=secret, algorithm="sha256"
+    ).hexdigest()
     return f"{_PIN_HASH}${salt}${digest}"
 
 
-def pin_matches(pin: str, stored: str) -> bool:
+def pin_matches(pin: str, stored: str) -> str | None:
+    """None if `pin` is wrong; else "current", or "stale" when the hash should be redone
+    (PBKDF2 from before keyed hashes, or made under a key now in SECRET_KEY_FALLBACKS)."""
     if not stored.startswith(_PIN_HASH + "$"):
-        return check_password(pin, stored)  # a card issued before keyed hashes
+        return "stale" if check_password(pin, stored) else None
     _algorithm, salt, _digest = stored.split("$")
-    return constant_time_compare(pin_hash(pin, salt=salt), stored)
+    if constant_time_compare(pin_hash(pin, salt=salt), stored):
+        return "current"
+    for old in settings.SECRET_KEY_FALLBACKS:  # a rotated key keeps every card usable
+        if constant_time_compare(pin_hash(pin, salt=salt, secret=old), stored):
+            return "stale"
+    return None
 
 
 def normalize_card_number(text: str) -> str:
@@ -130,10 +139,18 @@ def card_check_pin(*, card_number: str, pin: str) -> None:
     wrong = False
     with transaction.atomic():
         card = card_usable_locked(card_number)
-        if pin_matches(normalize_digits(str(pin)).strip(), card.pin_hash):
+        pin = normalize_digits(str(pin)).strip()
+        match = pin_matches(pin, card.pin_hash)
+        if match:
+            fields = []
             if card.failed_pin_attempts:
                 card.failed_pin_attempts = 0
-                card.save(update_fields=["failed_pin_attempts"])
+                fields.append("failed_pin_attempts")
+            if match == "stale":
+                card.pin_hash = pin_hash(pin)
+                fields.append("pin_hash")
+            if fields:
+                card.save(update_fields=fields)
             return
         wrong = True
         card.failed_pin_attempts += 1

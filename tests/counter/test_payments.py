@@ -203,10 +203,25 @@ def test_the_pin_is_stored_hashed(card):
 def test_the_pin_hash_is_keyed_so_a_dump_alone_does_not_reveal_it(card, settings):
     """Ten thousand PINs are tried in no time against an unkeyed hash; not without the key."""
     assert card.pin_hash.startswith("hmac-sha256$")
-    assert cards.pin_matches("1234", card.pin_hash)
+    assert cards.pin_matches("1234", card.pin_hash) == "current"
     assert not cards.pin_matches("1235", card.pin_hash)
+    old_key = settings.SECRET_KEY
     settings.SECRET_KEY = "another-key-another-key-another-key-another-key"
     assert not cards.pin_matches("1234", card.pin_hash)
+    settings.SECRET_KEY_FALLBACKS = [old_key]  # a rotated key: still the card's PIN
+    assert cards.pin_matches("1234", card.pin_hash) == "stale"
+
+
+def test_a_pin_checked_under_a_rotated_key_is_hashed_again_under_the_new_one(
+    agent_a, fixed_service, citizen, open_till, card, settings
+):
+    old_key, old_hash = settings.SECRET_KEY, card.pin_hash
+    settings.SECRET_KEY = "another-key-another-key-another-key-another-key"
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    assert _card_pay(agent_a, fixed_service, citizen, card).total == 5_450
+    card.refresh_from_db()
+    assert card.pin_hash != old_hash
+    assert cards.pin_matches("1234", card.pin_hash) == "current"
 
 
 def test_a_card_issued_with_a_pbkdf2_pin_hash_still_pays(
@@ -217,6 +232,8 @@ def test_a_card_issued_with_a_pbkdf2_pin_hash_still_pays(
     card.pin_hash = make_password("1234")
     card.save(update_fields=["pin_hash"])
     assert _card_pay(agent_a, fixed_service, citizen, card).total == 5_450
+    card.refresh_from_db()
+    assert card.pin_hash.startswith("hmac-sha256$")  # upgraded on the first right PIN
     with pytest.raises(cards.WrongPin):
         _card_pay(agent_a, fixed_service, citizen, card, pin="9999")
 
