@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -19,6 +20,18 @@ _KEY = "last_seen"
 _REFRESH_EVERY = 60
 
 
+def session_idle_expired(session: Mapping[str, Any], now: int | None = None) -> bool:
+    """Has this session been idle longer than SESSION_IDLE_TIMEOUT? (Never stamped: no.)
+
+    The websocket consumers ask too: a cookie that HTTP would log out opens no board.
+    """
+    last_seen = session.get(_KEY)
+    if last_seen is None:
+        return False
+    now = int(time.time()) if now is None else now
+    return now - last_seen > settings.SESSION_IDLE_TIMEOUT
+
+
 class IdleTimeoutMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -27,12 +40,17 @@ class IdleTimeoutMiddleware:
         if request.user.is_authenticated:
             now = int(time.time())
             last_seen = request.session.get(_KEY)
-            if last_seen is not None and now - last_seen > settings.SESSION_IDLE_TIMEOUT:
+            if session_idle_expired(request.session, now):
                 logout(request)
                 messages.info(request, _("You were logged out after a period of inactivity."))
             elif last_seen is None or now - last_seen >= _REFRESH_EVERY:
                 request.session[_KEY] = now
-        return self.get_response(request)
+        response = self.get_response(request)
+        # Stamp a session at login, not at its first use: a cookie taken from a
+        # login that was never followed by a page must expire as well.
+        if request.user.is_authenticated and _KEY not in request.session:
+            request.session[_KEY] = int(time.time())
+        return response
 
 
 class ArabicFirstLocaleMiddleware(LocaleMiddleware):

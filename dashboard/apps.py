@@ -7,4 +7,6 @@ class DashboardConfig(AppConfig):
     verbose_name = _("Dashboards")
 
     def ready(self) -> None:
-        from dashboard import receivers  # noqa: F401  (connects the signal receivers)
+        # Connect the signal receivers: live pushes, and closing the boards of
+        # people who lose access.
+        from dashboard import receivers, revocation  # noqa: F401

@@ -13,7 +13,13 @@ PIASTRES_PER_POUND = 100
 # Far above any counter transaction, far below a 64-bit column.
 MAX_AMOUNT = 10**12
 
-_AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$")
+# ASCII digits only ([0-9], not \d): \d also takes Devanagari or fullwidth digits,
+# which no counter keyboard types. Arabic-Indic ones are made ASCII before this.
+_AMOUNT = re.compile(r"^([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]{1,2}))?$")
+_TOO_PRECISE = re.compile(r"^-?[0-9][0-9,]*\.[0-9]{3,}$")
+# More pound digits than MAX_AMOUNT has is too large, whatever they are; checked
+# before int(), which refuses strings of thousands of digits with a ValueError.
+_MAX_POUND_DIGITS = len(str(MAX_AMOUNT // PIASTRES_PER_POUND))
 
 
 def parse_amount(text: str) -> int:
@@ -25,10 +31,13 @@ def parse_amount(text: str) -> int:
     cleaned = normalize_number(str(text)).replace(" ", "")
     match = _AMOUNT.match(cleaned)
     if not match:
-        if re.match(r"^-?\d[\d,]*\.\d{3,}$", cleaned):
+        if _TOO_PRECISE.match(cleaned):
             raise ValidationError(_("Piastres have two decimals at most."), code="precision")
         raise ValidationError(_("Enter an amount in pounds, like 150 or 150.50."), code="invalid")
-    pounds = int(match.group(1).replace(",", ""))
+    digits = match.group(1).replace(",", "").lstrip("0")
+    if len(digits) > _MAX_POUND_DIGITS:
+        raise ValidationError(_("That amount is too large."), code="too_large")
+    pounds = int(digits or "0")
     piastres = int((match.group(2) or "0").ljust(2, "0"))
     amount = pounds * PIASTRES_PER_POUND + piastres
     if amount > MAX_AMOUNT:

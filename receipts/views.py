@@ -6,6 +6,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -58,7 +59,13 @@ def receipt_preview(request: HttpRequest, reference: str) -> HttpResponse:
 @require_GET
 @require(Action.VIEW)
 def receipt_pdf(request: HttpRequest, reference: str) -> HttpResponse:
-    """The PDF. The first one printed is the original; every later one is a counted copy."""
+    """The PDF. The first one printed is the original; every later one is a counted copy.
+
+    Fetching it counts a print, so a link from another site (which the browser
+    says with Sec-Fetch-Site) must not use up the original: it is refused.
+    """
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise PermissionDenied
     layout = request.GET.get("layout", "roll")
     if layout not in LAYOUTS:
         raise Http404

@@ -3,11 +3,25 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from agents.fields import DigitsField
 from counter.models import Payment, Service
 from float_management.forms import KeyedForm, MoneyField
+
+
+class PinField(DigitsField):
+    """A card PIN: ASCII digits once normalised (the service checks there are four).
+
+    str.isdigit() also takes "²" or "१", which no PIN pad types: a PIN made of
+    them could be set here and never typed again.
+    """
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        if value and not (value.isascii() and value.isdigit()):
+            raise ValidationError(_("The PIN is 4 digits."), code="invalid")
 
 
 class PaymentForm(KeyedForm):
@@ -63,7 +77,7 @@ class PaymentForm(KeyedForm):
 
 
 class PinForm(forms.Form):
-    pin = DigitsField(
+    pin = PinField(
         label=_("Card PIN"), max_length=8, widget=forms.PasswordInput(render_value=False)
     )
 
@@ -77,7 +91,7 @@ class CardNumberForm(forms.Form):
 
 
 class CardIssueForm(KeyedForm):
-    pin = DigitsField(
+    pin = PinField(
         label=_("New PIN (4 digits)"),
         max_length=8,
         widget=forms.PasswordInput(attrs={"autofocus": True, "inputmode": "numeric"}),
@@ -95,6 +109,6 @@ class CardTopUpForm(KeyedForm):
 
 class CardReplaceForm(KeyedForm):
     card_number = DigitsField(label=_("Lost card number"), max_length=24)
-    pin = DigitsField(
+    pin = PinField(
         label=_("PIN of the new card (4 digits)"), max_length=8, widget=forms.PasswordInput
     )

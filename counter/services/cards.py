@@ -68,7 +68,7 @@ def normalize_card_number(text: str) -> str:
 
 def _check_pin_format(pin: str) -> str:
     pin = normalize_digits(str(pin)).strip()
-    if len(pin) != 4 or not pin.isdigit():
+    if len(pin) != 4 or not (pin.isascii() and pin.isdigit()):
         raise InvalidAmount(_("The PIN is 4 digits."))
     return pin
 

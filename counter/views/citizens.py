@@ -172,7 +172,9 @@ def citizen_send_code(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as error:
             form.add_error(None, str(error))
         else:
-            message = _("A new code was sent to %(mobile)s.") % {"mobile": challenge.mobile}
+            # Isolated left to right, or an Arabic sentence moves the "+" to the number's end.
+            mobile = f"\u2066{challenge.mobile}\u2069"
+            message = _("A new code was sent to %(mobile)s.") % {"mobile": mobile}
             return _done(request, pk, message)
     return _detail_response(request, citizen, send_form=form)
 

@@ -1,6 +1,7 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from agents.digits import normalize_digits
 from agents.models import Branch
 from agents.permissions import Action, require, scope_of
 from counter.models import Citizen
@@ -16,8 +17,10 @@ def home(request: HttpRequest) -> HttpResponse:
     state = None
     if session is not None and session.is_open:
         state = till_state(balance=session.account.balance, limit=branch.till_cash_limit)
-    raw = request.GET.get("citizen", "")
-    citizen = Citizen.objects.filter(pk=raw).first() if raw.isdigit() else None
+    raw = normalize_digits(request.GET.get("citizen", ""))
+    # ASCII digits only: str.isdigit() also takes "²", which the query refuses.
+    is_id = raw.isascii() and raw.isdigit() and len(raw) <= 18
+    citizen = Citizen.objects.filter(pk=int(raw)).first() if is_id else None
     return render(
         request,
         "counter/home.html",

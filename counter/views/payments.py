@@ -31,11 +31,19 @@ from float_management.errors import DomainError
 from float_management.selectors import session_active_for
 
 
-def _citizen_from(request: HttpRequest) -> Citizen | None:
-    raw = request.POST.get("citizen") or request.GET.get("citizen")
-    if not raw or not normalize_digits(raw).isdigit():
+def _id_from(raw: str | None) -> int | None:
+    """A row id carried in a form or query string, or None for anything else."""
+    text = normalize_digits(raw or "").strip()
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses;
+    # at most 18 digits, so the id fits a 64-bit column.
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         return None
-    return Citizen.objects.filter(pk=int(normalize_digits(raw))).first()
+    return int(text)
+
+
+def _citizen_from(request: HttpRequest) -> Citizen | None:
+    pk = _id_from(request.POST.get("citizen") or request.GET.get("citizen"))
+    return None if pk is None else Citizen.objects.filter(pk=pk).first()
 
 
 def _add_errors(form, error: ValidationError) -> None:
@@ -207,15 +215,16 @@ def card_issue(request: HttpRequest) -> HttpResponse:
                 pin=form.cleaned_data["pin"],
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
+            # Isolated left to right: in an Arabic sentence the four groups would read backwards.
+            grouped = " ".join(card.number[i : i + 4] for i in range(0, 16, 4))
             messages.success(
-                request,
-                _("Card issued: %(number)s")
-                % {"number": " ".join(card.number[i : i + 4] for i in range(0, 16, 4))},
+                request, _("Card issued: %(number)s") % {"number": f"\u2066{grouped}\u2069"}
             )
             return redirect(f"{request.path}?citizen={citizen.pk}&issued={card.pk}")
         except DomainError as error:
             form.add_error(None, str(error))
-    issued = citizen.cards.filter(pk=request.GET.get("issued") or 0).first()
+    issued_pk = _id_from(request.GET.get("issued"))
+    issued = None if issued_pk is None else citizen.cards.filter(pk=issued_pk).first()
     return render(
         request,
         "counter/payments/card_issue.html",

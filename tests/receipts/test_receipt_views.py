@@ -69,6 +69,15 @@ def test_an_unknown_layout_is_404(client, agent_a, payment):
     assert client.get(url).status_code == 404
 
 
+def test_a_link_from_another_site_does_not_use_up_the_original(client, agent_a, payment):
+    client.force_login(agent_a)
+    url = reverse("receipt_pdf", args=[payment.reference])
+    assert client.get(url, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert not Receipt.objects.filter(original_printed_at__isnull=False).exists()
+    response = client.get(url, headers={"Sec-Fetch-Site": "same-origin"})
+    assert response.status_code == 200 and "copy" not in response["Content-Disposition"]
+
+
 def test_the_pdf_is_404_outside_the_scope(client, agent_b, payment):
     client.force_login(agent_b)
     assert client.get(reverse("receipt_pdf", args=[payment.reference])).status_code == 404

@@ -1,0 +1,289 @@
+"""Every state-changing endpoint refuses GET and refuses a POST without a CSRF token.
+
+Every URL pattern is classified here, as POST (changes state) or GET (reads):
+a new URL without a row fails `test_every_url_is_classified`. For each POST
+endpoint, as a persona allowed to use it: GET is 405 (or, for a form page,
+writes nothing), a POST without the token is a 403 CSRF failure that writes
+nothing, and the very same POST *with* the token gets past the CSRF check
+(so the 403 is the token's doing, not the data's).
+"""
+
+import uuid
+
+import pytest
+from django.apps import apps
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from float_management import services as till
+
+ANON = "anonymous"
+CSRF_SECRET = "a" * 32  # a cookie's secret; the form token may be the same unmasked secret
+
+# url name -> (persona allowed to use it, args for reverse, POST data, GET kind)
+# GET kind: 405 (POST only) or "form" (a page whose GET shows the form, writing nothing).
+POST: dict[str, tuple[str, tuple, dict, int | str]] = {
+    "login": (ANON, (), {"username": "agent_a", "password": "pass-for-tests"}, "form"),
+    "logout": ("agent_a", (), {}, 405),
+    "set_language": ("agent_a", (), {"language": "en", "next": "/"}, "form"),
+    "float:open": ("agent_b", (), {"counter": "{counter_b}", "amount": "500", "key": 1}, 405),
+    "float:top_up": ("agent_a", (), {"top_up-amount": "100", "top_up-key": 1}, 405),
+    "float:drop": ("agent_a", (), {"drop-amount": "100", "drop-key": 1}, 405),
+    "float:close": ("agent_a", (), {"d{note_100}": "10", "key": 1}, "form"),
+    "float:vault": (
+        "supervisor_a",
+        (),
+        {"direction": "in", "amount": "1000", "witness": "{agent_a}", "key": 1},
+        405,
+    ),
+    "float:decide": ("supervisor_a", ("{pending}",), {"decision": "approve"}, 405),
+    "dashboard:decide": ("supervisor_a", ("{pending}",), {"decision": "approve"}, 405),
+    "counter:citizen_new": (
+        "agent_a",
+        (),
+        {
+            "national_id": "29501010100023",
+            "name_ar": "مواطنة جديدة",
+            "mobile": "01112345678",
+            "consent": "on",
+        },
+        "form",
+    ),
+    "counter:citizen_send_code": ("agent_a", ("{citizen}",), {"mobile": ""}, 405),
+    "counter:citizen_verify": ("agent_a", ("{citizen}",), {"code": "123456"}, 405),
+    "counter:pay": (
+        "agent_a",
+        ("LIC-RENEW",),
+        {
+            "ref_licence": "123456",
+            "method": "cash",
+            "tendered": "100",
+            "citizen": "{citizen}",
+            "confirm": "1",
+            "key": 1,
+        },
+        "form",
+    ),
+    "counter:void": ("agent_a", ("{payment}",), {"reason": "wrong service", "key": 1}, 405),
+    "counter:card_issue": (
+        "agent_a",
+        (),
+        {"citizen": "{citizen}", "pin": "1234", "key": 1},
+        "form",
+    ),
+    "counter:card_top_up": (
+        "agent_a",
+        (),
+        {"top_up-card_number": "{card}", "top_up-amount": "50", "top_up-key": 1},
+        405,
+    ),
+    # Reads a balance, but by POST: the card number stays out of URLs and logs.
+    "counter:card_balance": ("agent_a", (), {"balance-card_number": "{card}"}, 405),
+    "counter:card_replace": (
+        "agent_a",
+        (),
+        {"replace-card_number": "{card}", "replace-pin": "4321", "replace-key": 1},
+        405,
+    ),
+    "counter:card_unlock": ("supervisor_a", (), {"card_number": "{card}"}, "form"),
+    "settlement_run": ("head_office", (), {"business_day": "2026-01-01"}, 405),
+}
+
+# Read-only pages: GET (and HEAD) only, nothing written by opening them.
+# receipt_pdf counts the copies printed: a counter of prints by design (see README).
+GET = {
+    "home",
+    "healthz",
+    "counter:home",
+    "float:session",
+    "float:branch",
+    "counter:citizen_search",
+    "counter:citizen_detail",
+    "counter:service_search",
+    "counter:payments",
+    "counter:payment",
+    "counter:cards",
+    "receipt",
+    "receipt_pdf",
+    "receipt_verify",
+    "report_session",
+    "report_branch",
+    "report_governorate",
+    "report_national",
+    "settlement_list",
+    "settlement_confirmation",
+    "settlement_csv",
+    "dashboard:home",
+    "dashboard:branch",
+    "dashboard:governorate",
+    "dashboard:nation",
+    "audit:list",
+    "audit:detail",
+}
+# Django's admin has its own CSRF protection (every admin form is csrf_protect'ed).
+EXCLUDED_NAMESPACES = {"admin"}
+# Rows of these apps are counted before and after every refused request.
+COUNTED_APPS = {
+    "auth",
+    "sessions",
+    "axes",
+    "agents",
+    "float_management",
+    "counter",
+    "receipts",
+    "dashboard",
+    "audit",
+}
+
+
+def _all_url_names(resolver=None, namespace=""):
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            ns = pattern.namespace
+            if ns in EXCLUDED_NAMESPACES:
+                continue
+            yield from _all_url_names(pattern, f"{namespace}{ns}:" if ns else namespace)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}{pattern.name}"
+
+
+def test_every_url_is_classified():
+    names = set(_all_url_names())
+    assert not set(POST) & GET
+    assert names == set(POST) | GET
+
+
+def _row_counts() -> dict[str, int]:
+    return {
+        model._meta.label: model._default_manager.count()
+        for model in apps.get_models()
+        if model._meta.app_label in COUNTED_APPS and model._meta.managed
+    }
+
+
+@pytest.fixture
+def world(personas, fixed_service, citizen, open_till, denominations, counter_b):
+    """Something for every endpoint to act on: a pending request, a payment, a card."""
+    from counter.services import cards, payments
+
+    agent_a = personas["agent_a"]
+    pending = till.float_request_top_up(
+        agent=agent_a, session=open_till, amount=10_000, idempotency_key=uuid.uuid4().hex
+    )
+    payment = payments.payment_post_cash(
+        agent=agent_a,
+        service=fixed_service,
+        citizen=citizen,
+        amount=None,
+        references={"licence": "123456"},
+        tendered=10_000,
+        idempotency_key=uuid.uuid4().hex,
+    )
+    card = cards.card_issue(
+        agent=agent_a, citizen=citizen, pin="1234", idempotency_key=uuid.uuid4().hex
+    )
+    return {
+        "personas": personas,
+        "ids": {
+            "pending": pending.pk,
+            "citizen": citizen.pk,
+            "payment": payment.reference,
+            "card": card.number,
+            "agent_a": agent_a.pk,
+            "counter_b": counter_b.pk,
+            "note_100": denominations[("note", 10000)].pk,
+        },
+    }
+
+
+def _fill(value, ids):
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        return str(ids[value[1:-1]])
+    return value
+
+
+def _request_of(url_name, world):
+    persona, args, data, get_kind = POST[url_name]
+    ids = world["ids"]
+    url = reverse(url_name, args=[_fill(a, ids) for a in args])
+    body = {}
+    for name, value in data.items():
+        if name.endswith("key") and value == 1:  # a fresh idempotency key
+            body[name.replace("key", "idempotency_key")] = uuid.uuid4().hex
+        else:
+            body[_fill(name, ids)] = _fill(value, ids)
+    return persona, url, body, get_kind
+
+
+def _client(persona, world, *, enforce_csrf=True) -> Client:
+    client = Client(enforce_csrf_checks=enforce_csrf)
+    if persona != ANON:
+        client.force_login(world["personas"][persona])
+    return client
+
+
+@pytest.mark.parametrize("url_name", sorted(POST))
+def test_a_state_changing_endpoint_refuses_get_or_writes_nothing_on_get(url_name, world):
+    persona, url, body, get_kind = _request_of(url_name, world)
+    client = _client(persona, world)
+    before = _row_counts()
+    # The form's data in the query string must not do what the POST does.
+    response = client.get(url, body)
+    if get_kind == 405:
+        assert response.status_code == 405, (url, response.status_code)
+    else:
+        assert response.status_code in (200, 302), (url, response.status_code)
+    assert _row_counts() == before
+
+
+@pytest.mark.parametrize("url_name", sorted(POST))
+def test_a_post_without_a_csrf_token_is_refused_and_writes_nothing(url_name, world):
+    persona, url, body, _get_kind = _request_of(url_name, world)
+    with_cookie = _client(persona, world)
+    with_cookie.cookies["csrftoken"] = CSRF_SECRET  # a cookie, but no token in the form
+    without_cookie = _client(persona, world)
+    before = _row_counts()
+    for client in (with_cookie, without_cookie):
+        response = client.post(url, body)
+        assert response.status_code == 403, url
+        assert b"CSRF" in response.content
+        assert _row_counts() == before
+
+
+@pytest.mark.parametrize("url_name", sorted(POST))
+def test_the_same_post_with_the_token_gets_past_the_csrf_check(url_name, world):
+    """The control: the refusal above is the missing token's, not the data's or the role's."""
+    persona, url, body, _get_kind = _request_of(url_name, world)
+    client = _client(persona, world)
+    client.cookies["csrftoken"] = CSRF_SECRET
+    response = client.post(url, {**body, "csrfmiddlewaretoken": CSRF_SECRET})
+    assert response.status_code in (200, 302), (url, response.status_code)
+    assert b"CSRF verification failed" not in response.content
+
+
+@pytest.mark.parametrize(
+    ("url_name", "model"),
+    [
+        ("float:vault", "float_management.Transfer"),
+        ("counter:citizen_new", "counter.Citizen"),
+        ("counter:pay", "counter.Payment"),
+        ("counter:void", "float_management.Request"),
+        ("counter:card_issue", "counter.PrepaidCard"),
+    ],
+)
+def test_with_the_token_the_same_post_writes(url_name, model, world):
+    """So 'nothing written' above could have failed: these posts do write, with a token."""
+    persona, url, body, _get_kind = _request_of(url_name, world)
+    client = _client(persona, world)
+    client.cookies["csrftoken"] = CSRF_SECRET
+    before = _row_counts()[model]
+    response = client.post(url, {**body, "csrfmiddlewaretoken": CSRF_SECRET})
+    assert response.status_code in (200, 302), url
+    assert _row_counts()[model] == before + 1
+
+
+def test_logging_out_without_a_token_keeps_the_session(world):
+    client = _client("agent_a", world)
+    assert client.post(reverse("logout")).status_code == 403
+    assert client.get(reverse("counter:home")).status_code == 200
