@@ -85,24 +85,53 @@ def _variants(base: str) -> list[tuple[str, bool]]:
     return [(code, approver) for code, _name in settings.LANGUAGES for approver in approvers]
 
 
-def _render_all(base: str) -> dict[str, str]:
+def _render_all(base: str, variants: list[tuple[str, bool]] | None = None) -> dict[str, str]:
     close_old_connections()
     try:
         return {
             group_name(base, language, approver): render_board(
                 base, oob=True, language=language, can_approve=approver
             )
-            for language, approver in _variants(base)
+            for language, approver in (_variants(base) if variants is None else variants)
         }
     finally:
         close_old_connections()
+
+
+async def _listened(layer, groups: list[str]) -> set[str]:
+    """The groups that have a member: a board nobody watches is not rendered.
+
+    Every payment marks its branch, governorate and the nation dirty; rendering
+    each in every language and variant whether or not anyone looks cost more
+    CPU than the payments themselves. Group membership is read where the layer
+    keeps it (a sorted set per group in channels-redis, a dict in the in-memory
+    layer); with another layer every group counts as listened to.
+    """
+    try:
+        if hasattr(layer, "_group_key") and hasattr(layer, "consistent_hash"):
+            found = set()
+            for group in groups:
+                connection = layer.connection(layer.consistent_hash(group))
+                if await connection.zcard(layer._group_key(group)):
+                    found.add(group)
+            return found
+        if isinstance(getattr(layer, "groups", None), dict):
+            return {group for group in groups if layer.groups.get(group)}
+    except Exception:
+        logger.exception("could not read dashboard group membership; rendering every variant")
+    return set(groups)
 
 
 async def _push(base: str) -> None:
     global pushes_sent
     layer = get_channel_layer()
     try:
-        html_by_group = await sync_to_async(_render_all, thread_sensitive=False)(base)
+        variants = _variants(base)
+        listened = await _listened(layer, [group_name(base, *v) for v in variants])
+        variants = [v for v in variants if group_name(base, *v) in listened]
+        if not variants:
+            return
+        html_by_group = await sync_to_async(_render_all, thread_sensitive=False)(base, variants)
         for group, html in html_by_group.items():
             await layer.group_send(group, {"type": "dashboard.update", "html": html})
         pushes_sent += 1
