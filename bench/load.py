@@ -368,7 +368,7 @@ def _groups(server_pids: list[int]) -> dict[str, list[psutil.Process]]:
         elif process.info["name"] and process.info["name"].startswith("redis-server"):
             groups["redis"].append(process)
     me = psutil.Process()
-    groups["bench"] = [me, *me.children(recursive=True)]
+    groups["bench"] = [p for p in [me, *me.children(recursive=True)] if p.pid not in server_pids]
     return groups
 
 

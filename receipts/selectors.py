@@ -24,11 +24,19 @@ _PAYMENT_RELATED = (
 
 def receipt_find(reference: str) -> Receipt | None:
     """The receipt with this number, made on first use for a payment or a top-up."""
-    receipt = Receipt.objects.filter(reference=reference).first()
+    receipt = (
+        Receipt.objects.select_related("payment__branch", "top_up__branch")
+        .filter(reference=reference)
+        .first()
+    )
     if receipt is not None:
         return receipt
-    payment = Payment.objects.filter(reference=reference).only("pk").first()
-    top_up = None if payment else TopUp.objects.filter(reference=reference).only("pk").first()
+    payment = Payment.objects.select_related("branch").filter(reference=reference).first()
+    top_up = (
+        None
+        if payment
+        else TopUp.objects.select_related("branch").filter(reference=reference).first()
+    )
     if payment is None and top_up is None:
         return None
     try:
@@ -63,15 +71,18 @@ def branch_of(receipt: Receipt):
 
 
 def receipt_print(receipt: Receipt) -> int:
-    """Record one print: 0 for the original (the first print), n for the n-th copy."""
+    """Record one print: 0 for the original (the first print), n for the n-th copy.
+
+    Each step is one atomic UPDATE: of two requests at once, exactly one finds the
+    original unprinted; the other counts a copy.
+    """
     with transaction.atomic():
-        locked = Receipt.objects.select_for_update().get(pk=receipt.pk)
-        if locked.original_printed_at is None:
-            locked.original_printed_at = timezone.now()
-            locked.save(update_fields=["original_printed_at"])
+        if Receipt.objects.filter(pk=receipt.pk, original_printed_at__isnull=True).update(
+            original_printed_at=timezone.now()
+        ):
             return 0
-        Receipt.objects.filter(pk=locked.pk).update(reprints=F("reprints") + 1)
-        return locked.reprints + 1
+        Receipt.objects.filter(pk=receipt.pk).update(reprints=F("reprints") + 1)
+        return Receipt.objects.values_list("reprints", flat=True).get(pk=receipt.pk)
 
 
 def receipt_data(receipt: Receipt, *, copy_number: int, verify_url: str) -> ReceiptData:
