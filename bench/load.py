@@ -372,18 +372,25 @@ def _groups(server_pids: list[int]) -> dict[str, list[psutil.Process]]:
     return groups
 
 
-def _cpu(groups) -> dict[str, float]:
-    totals = {}
+def _cpu(groups) -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of every process of each group, by pid."""
+    seconds = {}
     for name, processes in groups.items():
-        total = 0.0
         for process in processes:
             try:
                 times = process.cpu_times()
-                total += times.user + times.system
+                seconds[process.pid] = (name, times.user + times.system)
             except psutil.NoSuchProcess:
                 continue
-        totals[name] = total
-    return totals
+    return seconds
+
+
+def _cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per group between two readings; a process born in between counts whole."""
+    used: dict[str, float] = {"server": 0.0, "postgres": 0.0, "redis": 0.0, "bench": 0.0}
+    for pid, (name, total) in after.items():
+        used[name] += total - before.get(pid, (name, 0.0))[1]
+    return used
 
 
 def _rss(groups) -> dict[str, float]:
@@ -444,15 +451,15 @@ async def _run(args, servers, plan: Plan) -> tuple[list[Step], tuple[int, int]]:
     for agent in agents:
         free.put_nowait(agent)
     steps = []
-    groups = _groups(servers.pids())
     for rate in args.rates:
         step = Step(rate=rate, seconds=args.seconds)
         print(f"{rate:g} payments/s for {args.seconds:g} s …", flush=True)
-        before = _cpu(groups)
+        before = _cpu(_groups(servers.pids()))
         await load.run_step(step, free)
-        after = _cpu(groups)
+        groups = _groups(servers.pids())  # database backends opened during the step too
+        used = _cpu_used(before, _cpu(groups))
         wall = step.ended - step.started
-        step.cpu = {name: (after[name] - before[name]) / wall * 100 for name in after}
+        step.cpu = {name: seconds / wall * 100 for name, seconds in used.items()}
         step.rss_mb = _rss(groups)
         steps.append(step)
         await asyncio.sleep(2.5)  # the trailing pushes; the next step starts clean

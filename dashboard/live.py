@@ -118,7 +118,10 @@ async def _listened(layer, groups: list[str]) -> set[str]:
         if isinstance(getattr(layer, "groups", None), dict):
             return {group for group in groups if layer.groups.get(group)}
     except Exception:
-        logger.exception("could not read dashboard group membership; rendering every variant")
+        # The layer is unreachable or too slow: a push now would fail the same way,
+        # and the boards refresh themselves when their socket comes back.
+        logger.warning("could not read dashboard group membership; push skipped", exc_info=True)
+        return set()
     return set(groups)
 
 

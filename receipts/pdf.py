@@ -21,6 +21,7 @@ import functools
 import io
 import math
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -730,12 +731,22 @@ def _void_watermark(c: Canvas, page_width: float, top: float, bottom: float) -> 
     c.restoreState()
 
 
+# ReportLab's TrueType fonts keep each document's glyph subsets on the shared font
+# object, so two receipts rendered at once in two threads (Django runs sync views in
+# several threads under ASGI) corrupt each other's subset (a KeyError in makeSubset,
+# seen under load). Rendering is CPU-bound under the GIL anyway: one at a time.
+_render_lock = threading.Lock()
+
+
 def render_receipt(data: ReceiptData, *, layout: str = "roll") -> bytes:
     """The receipt as PDF bytes: layout "roll" (80 mm, as long as it needs) or "a4"."""
-    try:
-        spec = LAYOUTS[layout]
-    except KeyError:
-        raise ValueError(f"Unknown receipt layout {layout!r}; use 'roll' or 'a4'.") from None
+    if layout not in LAYOUTS:
+        raise ValueError(f"Unknown receipt layout {layout!r}; use 'roll' or 'a4'.")
+    with _render_lock:
+        return _render(data, LAYOUTS[layout])
+
+
+def _render(data: ReceiptData, spec) -> bytes:
     register_fonts()
     blocks = _compose(data, spec)
     content = sum(block.height for block in blocks)

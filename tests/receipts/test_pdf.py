@@ -115,6 +115,20 @@ def test_an_a4_receipt_is_one_a4_page():
     assert pdf.count(b"/Type /Page\n") == 1
 
 
+def test_receipts_rendered_in_several_threads_at_once_are_each_whole():
+    """Under ASGI, sync views run in several threads; ReportLab's fonts are shared."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = render_receipt(receipt())
+    names = ["سيد عبد الرحمن", "منى إبراهيم", "Ahmed", "مصطفى كمال", "هدى", "يوسف الشريف"]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        pdfs = list(
+            pool.map(lambda i: render_receipt(receipt(citizen_name=names[i % 6])), range(60))
+        )
+    assert all(pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF") for pdf in pdfs)
+    assert render_receipt(receipt()) == expected
+
+
 def test_it_refuses_an_unknown_layout():
     with pytest.raises(ValueError, match="layout"):
         render_receipt(receipt(), layout="letter")
