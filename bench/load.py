@@ -343,7 +343,14 @@ class Load:
 
         if free.empty():
             step.waited_for_agent += 1
-        agent = await free.get()
+        # Past the step's end (and a grace), a payment still waiting for a free agent is
+        # not started: the system is over capacity, and queueing it would never end.
+        grace = step.started + step.seconds + 10 - time.monotonic()
+        try:
+            agent = await asyncio.wait_for(free.get(), timeout=max(0.01, grace))
+        except TimeoutError:
+            step.errors["not started: every agent still busy (over capacity)"] += 1
+            return
         try:
             await self.payment(agent, step, due)
             step.done += 1
