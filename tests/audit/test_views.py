@@ -146,3 +146,16 @@ def test_nobody_can_add_change_or_delete_an_entry_in_the_admin(client, request, 
     entry.refresh_from_db()
     assert entry.action == "transfer.payment" and entry.hash_matches
     assert AuditEntry.objects.filter(stream="till:2").count() == 1
+
+
+def test_the_audit_log_is_in_the_menu_of_those_who_may_read_it(
+    client, auditor, head_office, supervisor_a
+):
+    from django.urls import reverse
+
+    link = f'href="{reverse("audit:list")}"'
+    for person, shown in ((auditor, True), (head_office, True), (supervisor_a, False)):
+        client.force_login(person)
+        assert (
+            link in client.get(reverse("dashboard:home"), follow=True).content.decode()
+        ) is shown
