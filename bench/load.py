@@ -104,10 +104,9 @@ def prepare(agents: int, card_share: float) -> Plan:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    from counter.models import Citizen, Payment
+    from counter.models import Citizen
     from counter.services import cards as card_services
     from dashboard.national import DEFAULT_PASSWORD
-    from dashboard.selectors import day_start
     from float_management.models import SessionStatus, TillSession
 
     users = get_user_model().objects
@@ -144,8 +143,15 @@ def prepare(agents: int, card_share: float) -> Plan:
             )
             card = card.number
         plan.append((session.agent.username, citizen_id, card))
-    base = Payment.objects.filter(created_at__gte=day_start(), void_transfer__isnull=True).count()
-    return Plan(agents=plan, password=DEFAULT_PASSWORD, base_count=base)
+    return Plan(agents=plan, password=DEFAULT_PASSWORD, base_count=_payments_today())
+
+
+def _payments_today() -> int:
+    """What the nation board shows as today's payments (pushes are matched to commits by it)."""
+    from counter.models import Payment
+    from dashboard.selectors import day_start
+
+    return Payment.objects.filter(created_at__gte=day_start(), void_transfer__isnull=True).count()
 
 
 # --- the dashboards (a child process: its own interpreter and core) -------------------
@@ -598,6 +604,7 @@ def main(argv: list[str] | None = None) -> None:
             f"pgbench: {pgbench['tps']:.0f} payments/s with {pgbench['clients']} clients",
             flush=True,
         )
+        plan.base_count = _payments_today()  # pgbench's payments are today's too
     connections.close_all()
     servers = Servers(args.server, args.workers, ROOT / "artifacts" / "bench").start()
     try:
