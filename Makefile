@@ -56,7 +56,7 @@ bench-dashboard: bench-db
 # pgbench on one payment's SQL, then the chosen server under load with receipts and dashboards.
 LOAD_DB ?= counters_load
 LOAD_ENV = DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(LOAD_DB) REDIS_URL=redis://127.0.0.1:6379/12
-LOAD_ARGS ?= --server gunicorn --workers 3 --steps 100,170,250,340 --seconds 60 --dashboards 1000
+LOAD_ARGS ?= --server gunicorn --workers 3 --steps 10,20,170,340 --seconds 60 --dashboards 1000
 bench-load: $(VENV)/.installed
 	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $(LOAD_DB)" postgres
 	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(LOAD_DB)" postgres
