@@ -142,7 +142,9 @@ def build_script(
     sessions = list(
         TillSession.objects.filter(status=SessionStatus.OPEN)
         .select_related("agent", "branch", "account")
-        .order_by("-pk")[:clients]
+        # The emptiest tills: pgbench (no Python) doesn't stop at the till's cash limit,
+        # and an earlier run may have taken its tills over it.
+        .order_by("account__balance", "-pk")[:clients]
     )
     if len(sessions) < clients:
         raise SystemExit(f"need {clients} open tills, found {len(sessions)}: seed_national first")
