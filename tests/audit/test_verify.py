@@ -27,12 +27,22 @@ def five(agent_a, branch_a):
 
 
 def _run(*args) -> tuple[str, str, CommandError | None]:
+    """The command in English (it speaks the site's language, Arabic, by default)."""
+    from django.utils import translation
+
     out, err = io.StringIO(), io.StringIO()
     try:
-        call_command("audit_verify", *args, stdout=out, stderr=err)
+        with translation.override("en"):
+            call_command("audit_verify", *args, stdout=out, stderr=err)
     except CommandError as error:
         return out.getvalue(), err.getvalue(), error
     return out.getvalue(), err.getvalue(), None
+
+
+def test_it_reports_in_arabic_by_default():
+    out = io.StringIO()
+    call_command("audit_verify", stdout=out)
+    assert "سجل المراجعة سليم" in out.getvalue()
 
 
 def _only_break():
