@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -41,75 +40,40 @@ def _degraded(operation: str, error: Exception, fallback: Callable[[], Any]) -> 
     return fallback()
 
 
-def _no_key() -> Any:
+def _no_key(*_args: Any, **_kwargs: Any) -> Any:
     raise ValueError("Key not found (the cache is unavailable)")
+
+
+# What each operation answers while Redis is unreachable: an empty cache's answer.
+_EMPTY_ANSWERS: dict[str, Callable[..., Any]] = {
+    "add": lambda *args, **kwargs: True,
+    "get": lambda key, default=None, version=None: default,
+    "set": lambda *args, **kwargs: None,
+    "touch": lambda *args, **kwargs: False,
+    "delete": lambda *args, **kwargs: False,
+    "get_many": lambda *args, **kwargs: {},
+    "has_key": lambda *args, **kwargs: False,
+    "incr": _no_key,
+    "set_many": lambda *args, **kwargs: [],
+    "delete_many": lambda *args, **kwargs: None,
+    "clear": lambda *args, **kwargs: False,
+}
+
+
+def _absorbing(name: str, empty_answer: Callable[..., Any]) -> Callable[..., Any]:
+    def method(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return getattr(super(ResilientRedisCache, self), name)(*args, **kwargs)
+        except _UNREACHABLE as error:
+            return _degraded(name, error, lambda: empty_answer(*args, **kwargs))
+
+    method.__name__ = name
+    return method
 
 
 class ResilientRedisCache(RedisCache):
     """RedisCache that answers like an empty cache while Redis is unreachable."""
 
-    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().add(key, value, timeout, version)
-        except _UNREACHABLE as error:
-            return _degraded("add", error, lambda: True)
 
-    def get(self, key, default=None, version=None):
-        try:
-            return super().get(key, default, version)
-        except _UNREACHABLE as error:
-            return _degraded("get", error, lambda: default)
-
-    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().set(key, value, timeout, version)
-        except _UNREACHABLE as error:
-            return _degraded("set", error, lambda: None)
-
-    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().touch(key, timeout, version)
-        except _UNREACHABLE as error:
-            return _degraded("touch", error, lambda: False)
-
-    def delete(self, key, version=None):
-        try:
-            return super().delete(key, version)
-        except _UNREACHABLE as error:
-            return _degraded("delete", error, lambda: False)
-
-    def get_many(self, keys, version=None):
-        try:
-            return super().get_many(keys, version)
-        except _UNREACHABLE as error:
-            return _degraded("get_many", error, dict)
-
-    def has_key(self, key, version=None):
-        try:
-            return super().has_key(key, version)
-        except _UNREACHABLE as error:
-            return _degraded("has_key", error, lambda: False)
-
-    def incr(self, key, delta=1, version=None):
-        try:
-            return super().incr(key, delta, version)
-        except _UNREACHABLE as error:
-            return _degraded("incr", error, _no_key)
-
-    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().set_many(data, timeout, version)
-        except _UNREACHABLE as error:
-            return _degraded("set_many", error, list)
-
-    def delete_many(self, keys, version=None):
-        try:
-            return super().delete_many(keys, version)
-        except _UNREACHABLE as error:
-            return _degraded("delete_many", error, lambda: None)
-
-    def clear(self):
-        try:
-            return super().clear()
-        except _UNREACHABLE as error:
-            return _degraded("clear", error, lambda: False)
+for _name, _answer in _EMPTY_ANSWERS.items():
+    setattr(ResilientRedisCache, _name, _absorbing(_name, _answer))
