@@ -46,20 +46,14 @@ from urllib.parse import urlparse
 
 import psutil
 
+from bench.dashboards import percentile, watch_dashboards
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE = "LA-106"  # certified copy of a licence: 24.00 EGP, one reference field
 REFERENCES = {"ref_licence_no": "1000/2026"}
 PIN = "2468"
 TARGET_P95 = 0.300
 _KEY = re.compile(r'name="idempotency_key"[^>]*value="([0-9a-f]{32})"')
-_FIGURE = re.compile(r'data-figure="payments">([0-9]+)<')
-
-
-def _percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def _ms(seconds: float) -> str:
@@ -152,56 +146,6 @@ def _payments_today() -> int:
     from dashboard.selectors import day_start
 
     return Payment.objects.filter(created_at__gte=day_start(), void_transfer__isnull=True).count()
-
-
-# --- the dashboards (a child process: its own interpreter and core) -------------------
-
-
-def _watch(url, cookie, clients, ready, stop, results):
-    """Open `clients` websockets in waves; note (time, payments shown) for every push."""
-    import websockets
-
-    seen: list[tuple[float, int]] = []
-    opened: list[int] = []
-    closed_early: list[int] = []
-
-    async def client():
-        origin = url.replace("ws://", "http://").split("/ws/")[0]
-        try:
-            async with websockets.connect(
-                url,
-                origin=origin,
-                additional_headers={"Cookie": cookie},
-                open_timeout=60,
-                max_size=2**22,
-                ping_interval=None,
-            ) as ws:
-                opened.append(1)
-                async for message in ws:
-                    match = _FIGURE.search(message)
-                    seen.append((time.monotonic(), int(match.group(1)) if match else -1))
-        except asyncio.CancelledError:
-            return
-        except (OSError, websockets.ConnectionClosed, websockets.InvalidStatus, TimeoutError):
-            closed_early.append(1)
-
-    async def main():
-        tasks = []
-        for start in range(0, clients, 50):
-            tasks += [asyncio.create_task(client()) for _ in range(min(50, clients - start))]
-            for _ in range(200):
-                if len(opened) + len(closed_early) >= len(tasks):
-                    break
-                await asyncio.sleep(0.05)
-        ready.set()
-        while not stop.is_set():
-            await asyncio.sleep(0.1)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    asyncio.run(main())
-    results.put((len(opened), len(closed_early), seen))
 
 
 # --- the load (asyncio + aiohttp in this process) ---------------------------------------
@@ -444,7 +388,7 @@ async def _run(args, servers, plan: Plan) -> tuple[list[Step], tuple[int, int]]:
     if args.dashboards:
         print(f"Opening {args.dashboards} dashboards …", flush=True)
         watcher = ctx.Process(
-            target=_watch,
+            target=watch_dashboards,
             args=(
                 f"{servers.ws}/ws/dashboard/nation/",
                 cookie,
@@ -512,12 +456,12 @@ def report(args, steps: list[Step], connected: tuple[int, int], pgbench: dict | 
         wall = s.ended - s.started
         print(
             f"{s.rate:>8g} {s.done / wall:>7.1f} {s.cards:>6} "
-            f"{_ms(_percentile(s.confirm_to_pdf, 0.5)):>5} "
-            f"{_ms(_percentile(s.confirm_to_pdf, 0.95)):>5} "
-            f"{_ms(_percentile(s.confirm_to_pdf, 0.99)):>5} "
-            f"{_ms(_percentile(s.due_to_pdf, 0.95)):>8} "
-            f"{_ms(_percentile(s.post, 0.95)):>8} {_ms(_percentile(s.pdf, 0.95)):>7} "
-            f"{_ms(_percentile(s.pushes, 0.95)):>8} {sum(s.errors.values()):>6} "
+            f"{_ms(percentile(s.confirm_to_pdf, 0.5)):>5} "
+            f"{_ms(percentile(s.confirm_to_pdf, 0.95)):>5} "
+            f"{_ms(percentile(s.confirm_to_pdf, 0.99)):>5} "
+            f"{_ms(percentile(s.due_to_pdf, 0.95)):>8} "
+            f"{_ms(percentile(s.post, 0.95)):>8} {_ms(percentile(s.pdf, 0.95)):>7} "
+            f"{_ms(percentile(s.pushes, 0.95)):>8} {sum(s.errors.values()):>6} "
             f"{s.cpu.get('server', 0):>6.0f}% {s.cpu.get('postgres', 0):>3.0f}% "
             f"{s.cpu.get('redis', 0):>4.0f}% {s.cpu.get('bench', 0):>4.0f}% "
             f"{s.rss_mb.get('server', 0):>10.0f}"
@@ -535,7 +479,7 @@ def report(args, steps: list[Step], connected: tuple[int, int], pgbench: dict | 
         s
         for s in steps
         if not s.errors
-        and _percentile(s.confirm_to_pdf, 0.95) < TARGET_P95
+        and percentile(s.confirm_to_pdf, 0.95) < TARGET_P95
         and s.done / (s.ended - s.started) >= 0.97 * s.rate
     ]
     if good:

@@ -19,16 +19,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench.servers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("DRILL_PG_BIN", "/usr/lib/postgresql/15/bin"))
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 PASSWORD = "drill-demo-pass"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def missing_binaries() -> str | None:

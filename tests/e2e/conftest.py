@@ -9,7 +9,6 @@ with executable_path=/usr/bin/chromium: no browser is ever downloaded.
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.servers import free_port
+
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
@@ -27,12 +28,6 @@ PASSWORD = "e2e-demo-pass"
 # axe-core from the npm registry (package.json at the root, `npm ci`); never from a CDN.
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_BLOCKING = {"serious", "critical"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seeded_env(db_path: Path, **extra: str) -> dict[str, str]:

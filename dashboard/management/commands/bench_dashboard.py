@@ -11,10 +11,8 @@ Only ever talks to 127.0.0.1; stops by itself.
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -28,19 +26,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.test import Client
 
+from bench.dashboards import percentile, watch_dashboards
+from bench.servers import free_port
 from counter.models import Citizen, Service
 from counter.services.payments import payment_post_cash
 from dashboard.selectors import day_start
 from float_management.models import SessionStatus, TillSession
-
-_FIGURE = re.compile(r'data-figure="payments">(\d+)<')
-
-
-def _percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 class Command(BaseCommand):
@@ -93,14 +84,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"pushes delivered:           {len(received)} ({len(received) / seconds:.0f}/s)"
         )
+        self.stdout.write(f"commit-to-dashboard p50:    {percentile(latencies, 0.5) * 1000:.0f} ms")
         self.stdout.write(
-            f"commit-to-dashboard p50:    {_percentile(latencies, 0.5) * 1000:.0f} ms"
+            f"commit-to-dashboard p95:    {percentile(latencies, 0.95) * 1000:.0f} ms"
         )
-        self.stdout.write(
-            f"commit-to-dashboard p95:    {_percentile(latencies, 0.95) * 1000:.0f} ms"
-        )
-        p95_alone = _percentile(alone, 0.95) * 1000
-        p95_boards = _percentile(with_boards, 0.95) * 1000
+        p95_alone = percentile(alone, 0.95) * 1000
+        p95_boards = percentile(with_boards, 0.95) * 1000
         self.stdout.write(f"posting p95 without boards: {p95_alone:.1f} ms")
         self.stdout.write(
             f"posting p95 with boards:    {p95_boards:.1f} ms "
@@ -144,11 +133,7 @@ class Command(BaseCommand):
         ).count()
 
     def _start_server(self) -> subprocess.Popen:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -221,7 +206,9 @@ class Command(BaseCommand):
         results, ready, stop = ctx.Queue(), ctx.Event(), ctx.Event()
         url = f"ws://127.0.0.1:{self.port}/ws/dashboard/nation/"
         watcher = ctx.Process(
-            target=_watch, args=(url, self.cookie, clients, ready, stop, results), daemon=True
+            target=watch_dashboards,
+            args=(url, self.cookie, clients, ready, stop, results),
+            daemon=True,
         )
         watcher.start()
         ready.wait(timeout=120)
@@ -230,7 +217,7 @@ class Command(BaseCommand):
         durations = self._post(rate, seconds, threads)
         time.sleep(2.5)  # the last trailing push
         stop.set()
-        connected, seen = results.get(timeout=60)
+        connected, _refused, seen = results.get(timeout=60)
         watcher.join(timeout=10)
         received = [
             now - self.commits[count] if count in self.commits else None
@@ -238,48 +225,3 @@ class Command(BaseCommand):
             if now >= started
         ]
         return durations, received, connected
-
-
-def _watch(url, cookie, clients, ready, stop, results):
-    """Child process: open `clients` websockets in waves, note (time, payments shown) per push."""
-    import websockets
-
-    seen: list[tuple[float, int]] = []
-    opened: list[int] = []
-
-    async def client():
-        origin = url.replace("ws://", "http://").split("/ws/")[0]
-        try:
-            async with websockets.connect(
-                url,
-                origin=origin,
-                additional_headers={"Cookie": cookie},
-                open_timeout=30,
-                max_size=2**22,
-            ) as ws:
-                opened.append(1)
-                async for message in ws:
-                    match = _FIGURE.search(message)
-                    seen.append((time.monotonic(), int(match.group(1)) if match else -1))
-        except (OSError, websockets.ConnectionClosed, asyncio.CancelledError):
-            return
-
-    async def main():
-        tasks = []
-        # Dashboards open in waves, as they do when offices open (and as htmx's reconnect
-        # back-off spreads them after a restart): daphne gives a handshake 5 s.
-        for start in range(0, clients, 50):
-            tasks += [asyncio.create_task(client()) for _ in range(min(50, clients - start))]
-            for _ in range(100):
-                if len(opened) >= len(tasks):
-                    break
-                await asyncio.sleep(0.05)
-        ready.set()
-        while not stop.is_set():
-            await asyncio.sleep(0.1)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    asyncio.run(main())
-    results.put((len(opened), seen))
