@@ -29,32 +29,27 @@ def _branch_id(user) -> int | None:
     return scope_of(user).branch_id
 
 
-@receiver(user_logged_in, dispatch_uid="audit_login")
-def on_login(sender, request, user, **kwargs):
+def _session_event(action: str, request, user) -> None:
     log.append_alone(
         stream=log.user_stream(user.pk),
-        action="auth.login",
+        action=action,
         actor=user,
         object_type="user",
         object_id=user.pk,
         branch=_branch_id(user),
         data={"address": _address(request)},
     )
+
+
+@receiver(user_logged_in, dispatch_uid="audit_login")
+def on_login(sender, request, user, **kwargs):
+    _session_event("auth.login", request, user)
 
 
 @receiver(user_logged_out, dispatch_uid="audit_logout")
 def on_logout(sender, request, user, **kwargs):
-    if user is None:  # logging out without being logged in
-        return
-    log.append_alone(
-        stream=log.user_stream(user.pk),
-        action="auth.logout",
-        actor=user,
-        object_type="user",
-        object_id=user.pk,
-        branch=_branch_id(user),
-        data={"address": _address(request)},
-    )
+    if user is not None:  # None: logging out without being logged in
+        _session_event("auth.logout", request, user)
 
 
 @receiver(user_login_failed, dispatch_uid="audit_login_failed")
