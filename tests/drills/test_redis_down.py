@@ -133,15 +133,23 @@ def test_payments_and_approvals_go_on_while_redis_is_down(
     load.phase = "after"
     redis_server.start()
     back_at = time.monotonic()
-    after = None
+    after, first_push = None, None
+    # As the page's htmx extension does: connect again until a board stays up. Right
+    # after the restart, channels-redis may hand the first socket a pooled connection
+    # that died with the old server, and that socket is dropped (an abnormal close,
+    # which the page answers by reconnecting).
     while time.monotonic() - back_at < 15:
         after = connect_board(app.base, supervisor)
         if isinstance(after, Board):
-            break
+            try:
+                first_push = after.next_push(5)
+                break
+            except ConnectionError:
+                after.close()
+                after = "dropped right after connecting"
         time.sleep(0.5)
     assert isinstance(after, Board), f"no dashboard after Redis came back: {after}"
     reconnect_seconds = time.monotonic() - back_at
-    first_push = after.next_push(5)
     time.sleep(3)
     load.stop()
     last_pushed = after.last_figure(quiet=3)
