@@ -170,11 +170,14 @@ def login(browser, server):
         page.goto(server + "/accounts/login/")
         page.fill("#id_username", username)
         page.fill("#id_password", PASSWORD)
-        page.click("button.primary")
-        page.wait_for_load_state()
+        # Wait for the navigation each click starts, not for the load state of the page
+        # already shown (that returns at once, and the next step raced the login).
+        with page.expect_navigation(wait_until="load"):
+            page.click("button.primary")
+        assert "/accounts/login/" not in page.url, f"{username} could not log in"
         if language == "en":
-            page.click("button[name=language][value=en]")
-            page.wait_for_load_state()
+            with page.expect_navigation(wait_until="load"):
+                page.click("button[name=language][value=en]")
         return page
 
     yield _login

@@ -253,7 +253,7 @@ def test_every_action_of_the_counter_screen_is_reached_by_tab_with_a_visible_foc
 ):
     page = login("agent.01001.1", language=language)
     page.goto(server + "/counter/")
-    page.wait_for_load_state("load")
+    page.wait_for_selector("#citizen-q:focus")  # autofocus done: it cannot move the focus later
     expected = page.evaluate(TAB_STOPS)
     page.evaluate("document.activeElement.blur()")
     page.locator("body").focus()

@@ -28,6 +28,7 @@ class Keyboard:
 def test_a_cash_payment_for_a_registered_citizen_by_keyboard(login, server):
     page = login("agent.01001.1")
     page.goto(server + "/counter/")
+    page.wait_for_selector("#citizen-q:focus")  # the page has put the focus in the field
     keys = Keyboard(page)
 
     keys.type(CITIZEN_ID)
@@ -50,6 +51,7 @@ def test_a_cash_payment_for_a_registered_citizen_by_keyboard(login, server):
     keys.type("50")  # cash tendered; cash is the default method
     keys.press("Enter")
     page.wait_for_selector("#change-due")
+    page.wait_for_selector("main form button.primary:focus")
     screenshot(page, "confirm")
     keys.press("Enter")  # the confirm button has the focus
     page.wait_for_url("**/receipts/*/?print=1")
@@ -58,3 +60,21 @@ def test_a_cash_payment_for_a_registered_citizen_by_keyboard(login, server):
     assert "24.00" in page.content()  # 20 + 2 stamp + 2 commission
     print(f"\nKeystrokes for a cash payment of a registered citizen: {keys.count}")
     assert keys.count <= KEYSTROKE_BUDGET
+
+
+def test_keys_typed_before_the_autofocus_lands_reach_the_search_field(login, server):
+    """A card reader or a fast agent types as the page appears: no digit may be lost.
+
+    The browser applies autofocus at its next rendering step; until then keys go to
+    the body. The page sends a character typed while nothing has the focus to its
+    autofocus field. Here the focus is taken away first, as it is before autofocus.
+    """
+    page = login("agent.01001.1")
+    page.goto(server + "/counter/")
+    page.wait_for_selector("#citizen-q:focus")
+    page.evaluate("document.activeElement.blur()")
+    page.wait_for_function("document.activeElement === document.body")
+
+    Keyboard(page).type(CITIZEN_ID)
+
+    assert page.input_value("#citizen-q") == CITIZEN_ID

@@ -90,9 +90,21 @@ def _shot(page, day: Day, name: str, found: list[str]) -> None:
         ]
 
 
-def _wait_htmx(page) -> None:
-    """htmx binds its triggers on the page's load: typing before that goes unheard."""
-    page.wait_for_load_state("load")
+def _follow(page, selector: str) -> None:
+    """Click a link and wait until the page it opens has loaded (htmx binds its triggers then).
+
+    Waiting for the load state after the click would return at once, on the page still
+    shown, and the next step would race the navigation.
+    """
+    with page.expect_navigation(wait_until="load"):
+        page.locator(selector).click()
+
+
+def _confirm(page) -> None:
+    """Confirm the payment with Enter once the confirm button has the focus."""
+    page.wait_for_selector("main form button.primary:focus")
+    with page.expect_navigation(wait_until="load"):
+        page.keyboard.press("Enter")
 
 
 def _approve_on_board(supervisor, what: str) -> None:
@@ -105,8 +117,7 @@ def _approve_on_board(supervisor, what: str) -> None:
 
 
 def _open_citizen(agent, national_id: str) -> None:
-    agent.locator("nav.topnav a[href='/counter/']").click()
-    _wait_htmx(agent)
+    _follow(agent, "nav.topnav a[href='/counter/']")
     agent.fill("#citizen-q", national_id)
     agent.keyboard.press("Enter")
     agent.wait_for_selector("#citizen-results a:focus")
@@ -131,8 +142,7 @@ def _pay_cash(agent, code: str, licence: str, tendered: str) -> str:
     agent.fill("input[name=tendered]", tendered)
     agent.keyboard.press("Enter")
     agent.wait_for_selector("#change-due")
-    with agent.expect_navigation(wait_until="load"):
-        agent.keyboard.press("Enter")  # the confirm button has the focus
+    _confirm(agent)
     match = re.search(r"/receipts/(\d{12})/\?print=1$", agent.url)
     assert match, agent.url
     return match.group(1)
@@ -152,8 +162,7 @@ def test_a_full_day_at_the_counter(login, app_server, day):
     assert html.get_attribute("dir") == ("rtl" if day.language == "ar" else "ltr")
 
     # Morning: ask for the opening float; the supervisor approves it on the live board.
-    agent.locator("nav.topnav a[href='/float/session/']").click()
-    _wait_htmx(agent)
+    _follow(agent, "nav.topnav a[href='/float/session/']")
     agent.locator("#id_counter").select_option(index=1)
     agent.fill("#id_amount", egp(OPENING))
     agent.click("#till-panel button.primary")
@@ -166,8 +175,7 @@ def test_a_full_day_at_the_counter(login, app_server, day):
     _shot(agent, day, "till", axe)
 
     # A new citizen: registered, and the mobile linked by the code from the SMS outbox.
-    agent.locator("nav.topnav a[href='/counter/']").click()
-    _wait_htmx(agent)
+    _follow(agent, "nav.topnav a[href='/counter/']")
     agent.fill("#citizen-q", day.national_id)
     agent.keyboard.press("Enter")
     register = agent.locator("#citizen-results a.button.primary")
@@ -193,7 +201,6 @@ def test_a_full_day_at_the_counter(login, app_server, day):
     agent.wait_for_selector("#code-panel .badge.ok")
     assert day.mobile[1:] in agent.locator("#code-panel").inner_text().replace(" ", "")
     agent.reload()
-    _wait_htmx(agent)
     agent.wait_for_selector("#pay-service:focus")  # verified: paying is the next step
     _shot(agent, day, "citizen", axe)
 
@@ -205,8 +212,7 @@ def test_a_full_day_at_the_counter(login, app_server, day):
     agent.wait_for_selector("#change-due")
     assert agent.inner_text("#change-due").strip() == egp(5_000 - CASH_PAYMENT)
     _shot(agent, day, "payment", axe)
-    with agent.expect_navigation(wait_until="load"):
-        agent.keyboard.press("Enter")
+    _confirm(agent)
     assert re.search(r"/receipts/\d{12}/\?print=1$", agent.url), agent.url
     assert egp(CASH_PAYMENT) in agent.inner_text("main")
     _shot(agent, day, "receipt", axe)
@@ -278,8 +284,7 @@ def test_a_full_day_at_the_counter(login, app_server, day):
     agent.wait_for_selector("main h1 .badge.bad")  # VOID
 
     # A cash drop to the vault.
-    agent.locator("nav.topnav a[href='/float/session/']").click()
-    _wait_htmx(agent)
+    _follow(agent, "nav.topnav a[href='/float/session/']")
     agent.fill("#id_drop-amount", egp(DROP))
     agent.click("form[action$='/float/session/drop/'] button.primary")
     agent.wait_for_selector("#till-panel .message")
@@ -309,16 +314,14 @@ def test_a_full_day_at_the_counter(login, app_server, day):
     assert agent.locator("form[action$='/float/session/open/']").count() == 1
     _shot(supervisor, day, "dashboard-end", axe)
 
-    supervisor.locator("nav.topnav a[href='/float/branch/']").click()
-    supervisor.wait_for_load_state("load")
+    _follow(supervisor, "nav.topnav a[href='/float/branch/']")
     sessions = supervisor.locator("#branch-panel table").last.locator("tbody tr")
     assert sessions.count() == 1
     assert sessions.first.locator("td").nth(4).inner_text().strip() == egp(0)  # no variance
     _shot(supervisor, day, "branch-cash", axe)
 
     # The branch's daily report shows the day.
-    supervisor.locator(f"nav.topnav a[href*='/reports/branch/{day.branch}/']").click()
-    supervisor.wait_for_load_state("load")
+    _follow(supervisor, f"nav.topnav a[href*='/reports/branch/{day.branch}/']")
     summary = supervisor.locator("section[aria-labelledby=summary-title] tbody tr")
 
     def figures(row: int) -> tuple[str, str]:

@@ -30,6 +30,7 @@ def test_the_dashboard_shows_a_payment_within_two_seconds(login, server):
     agent.fill("input[name=tendered]", "30")
     agent.keyboard.press("Enter")
     agent.wait_for_selector("#change-due")
+    agent.wait_for_selector("main form button.primary:focus")  # Enter confirms from here
     # Timed from the confirming key press: an upper bound on commit-to-dashboard.
     confirmed = time.monotonic()
     agent.keyboard.press("Enter")
