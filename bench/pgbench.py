@@ -87,7 +87,7 @@ def _capture_one(index: int, session, service, citizen, references) -> list[str]
     ids = {
         "transfer": payment.transfer_id,
         "payment": payment.pk,
-        "idempotency": IdempotencyRecord.objects.get(action="payment_cash", key=key).pk,
+        "idempotency": IdempotencyRecord.objects.get(scope="request", key=key).pk,
     }
     assert Payment.objects.filter(pk=payment.pk).exists()
     lines = []

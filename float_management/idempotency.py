@@ -32,17 +32,17 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-_CLAIMED = ("key", "action", "fingerprint", "claim", "created_at")
+_CLAIMED = ("key", "scope", "action", "fingerprint", "claim", "created_at")
 
 
-def _claim(*, key: str, action: str, print_: str) -> int | None:
+def _claim(*, key: str, scope: str, action: str, print_: str) -> int | None:
     """Insert the key's record; its id, or None when the key was already taken.
 
     Raw SQL because the ORM cannot say RETURNING with ON CONFLICT DO NOTHING
     (SQLite has both since 3.35).
     """
     meta = IdempotencyRecord._meta
-    values = (key, action, print_, uuid.uuid4(), timezone.now())
+    values = (key, scope, action, print_, uuid.uuid4(), timezone.now())
     fields = [meta.get_field(name) for name in _CLAIMED]
     quote = connection.ops.quote_name
     sql = (
@@ -66,20 +66,23 @@ def run_once(
     work: Callable[[], T],
     load: Callable[[int], T],
     result_id: Callable[[T], int] = lambda obj: obj.pk,
+    scope: str = "request",
 ) -> T:
     """`work()` the first time `key` is seen; `load(first_result_id)` on a retry.
 
-    Must run inside transaction.atomic(). A retry whose payload differs from
-    the first is refused with IdempotencyConflict.
+    Must run inside transaction.atomic(). One key is one request: a retry whose
+    action (a card payment retrying a cash one) or payload differs from the first
+    is refused with IdempotencyConflict. Keys made by a service for itself pass
+    their own `scope`, which no client key can enter.
     """
     if not key or len(key) > 80:
         raise InvalidAmount(_("This form has expired; open it again."))
     assert transaction.get_connection().in_atomic_block, "run_once needs a transaction"
     print_ = fingerprint(payload)
-    record_id = _claim(key=key, action=action, print_=print_)
+    record_id = _claim(key=key, scope=scope, action=action, print_=print_)
     if record_id is None:
-        record = IdempotencyRecord.objects.get(action=action, key=key)
-        if record.fingerprint != print_:
+        record = IdempotencyRecord.objects.get(scope=scope, key=key)
+        if record.action != action or record.fingerprint != print_:
             raise IdempotencyConflict(
                 _("This request was already made with different details; nothing was posted.")
             )

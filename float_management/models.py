@@ -121,9 +121,12 @@ class Entry(models.Model):
 class IdempotencyRecord(models.Model):
     """The first outcome of a request, so a retry with the same key returns it."""
 
-    # Keys are unique per action: a key sent for one kind of request can never
-    # block another kind (e.g. a client key cannot squat an internal decision key).
+    # One key, one request: within a scope a key is unique whatever the action, so a key
+    # sent for a cash payment and again for a card payment (or a top-up) is refused, not
+    # posted twice. Keys a service makes for itself (a decision's) live in their own scope,
+    # so a key sent by a client can never squat them.
     key = models.CharField(max_length=80)
+    scope = models.CharField(max_length=20, default="request")
     action = models.CharField(max_length=40)
     fingerprint = models.CharField(max_length=64)
     claim = models.UUIDField()
@@ -134,7 +137,7 @@ class IdempotencyRecord(models.Model):
         verbose_name = _("idempotency key")
         verbose_name_plural = _("idempotency keys")
         constraints = [
-            models.UniqueConstraint(fields=["action", "key"], name="idempotency_key_per_action")
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_per_scope")
         ]
 
     def __str__(self) -> str:

@@ -515,6 +515,7 @@ def request_decide(
             raise InvalidState(_("This request has already been decided."))
         return run_once(
             key=f"decide:{request.pk}",
+            scope="decision",
             action="decide",
             payload={"request": request.pk, "approve": approve},
             work=work,

@@ -278,6 +278,31 @@ def test_a_lost_card_is_blocked_and_its_balance_moves_to_the_new_one(
     assert ledger_verify().ok
 
 
+def test_one_key_pays_once_whatever_the_method(agent_a, fixed_service, citizen, card, open_till):
+    """A lost response retried by card must not make the citizen pay a second time."""
+    key = _key()
+    first = _cash(agent_a, fixed_service, citizen, key=key)
+
+    with pytest.raises(IdempotencyConflict):
+        _card_pay(agent_a, fixed_service, citizen, card, key=key)
+
+    assert Payment.objects.get() == first
+    card.account.refresh_from_db()
+    assert card.account.balance == 10_000
+    assert ledger_verify().ok
+
+
+def test_a_payment_key_cannot_be_used_again_for_a_top_up(agent_a, fixed_service, citizen, card):
+    key = _key()
+    _card_pay(agent_a, fixed_service, citizen, card, key=key)
+
+    with pytest.raises(IdempotencyConflict):
+        cards.card_top_up(agent=agent_a, card_number=card.number, amount=100, idempotency_key=key)
+
+    card.account.refresh_from_db()
+    assert card.account.balance == 10_000 - 5_450
+
+
 # --- Voids -----------------------------------------------------------------------------
 
 

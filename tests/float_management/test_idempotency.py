@@ -72,20 +72,22 @@ def test_the_same_key_with_a_different_amount_is_refused(branch_a, supervisor_a,
     assert balance(vault_account(branch_a)) == 50_000
 
 
-def test_keys_are_per_action_so_one_action_never_replays_another(
+def test_one_key_is_one_request_so_another_action_with_it_is_refused(
     open_session, agent_a, branch_a, supervisor_a
 ):
     key = new_key()
     drop = services.cash_drop(
         agent=agent_a, session=open_session, amount=1_000, idempotency_key=key
     )
-    top_up = services.float_request_top_up(
-        agent=agent_a, session=open_session, amount=1_000, idempotency_key=key
-    )
+
+    with pytest.raises(IdempotencyConflict):
+        services.float_request_top_up(
+            agent=agent_a, session=open_session, amount=1_000, idempotency_key=key
+        )
 
     assert drop.kind == "cash_drop"
-    assert top_up.kind == "top_up_float" and top_up.amount == 1_000
-    assert IdempotencyRecord.objects.filter(key=key).count() == 2
+    assert not open_session.requests.filter(kind="top_up_float").exists()
+    assert IdempotencyRecord.objects.filter(key=key).count() == 1
 
 
 def test_a_failed_attempt_leaves_the_key_free(branch_a, supervisor_a, agent_a2):
