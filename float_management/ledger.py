@@ -10,7 +10,7 @@ and appends the transfer to the audit log in the same transaction.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -155,14 +155,20 @@ def transfer_reverse(
     kind: str = TransferKind.REVERSAL,
     memo: str = "",
     session=None,
+    redirect: Mapping[int, Account] | None = None,
 ) -> Transfer:
-    """Post the exact opposite of `transfer` (a correction; the original stays)."""
+    """Post the exact opposite of `transfer` (a correction; the original stays).
+
+    `redirect` sends the leg of an account (by id) to another one: a refund to a
+    card that has since been replaced goes to its replacement.
+    """
     if Transfer.objects.filter(reverses=transfer).exists():
         raise InvalidState(_("This transfer has already been reversed."))
     entries = list(transfer.entries.select_related("account"))
+    redirect = redirect or {}
     return transfer_post(
         kind=kind,
-        legs=[(entry.account, -entry.amount) for entry in entries],
+        legs=[(redirect.get(e.account_id, e.account), -e.amount) for e in entries],
         created_by=created_by,
         branch=transfer.branch,
         memo=memo,

@@ -133,6 +133,16 @@ def card_usable_locked(card_number: str) -> PrepaidCard:
     return card
 
 
+def card_live_replacement(card_id: int) -> PrepaidCard:
+    """The card now in use in place of `card_id`: itself, or the end of its replacements."""
+    card = PrepaidCard.objects.select_related("account").get(pk=card_id)
+    seen = {card.pk}
+    while card.replaced_by_id is not None and card.replaced_by_id not in seen:
+        card = PrepaidCard.objects.select_related("account").get(pk=card.replaced_by_id)
+        seen.add(card.pk)
+    return card
+
+
 def card_check_pin(*, card_number: str, pin: str) -> None:
     """Check the PIN in a transaction of its own, so a wrong try is counted even when the
     payment that asked fails; the card locks after CARD_PIN_TRIES wrong tries."""

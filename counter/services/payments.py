@@ -234,12 +234,19 @@ def _approve_void(request: Request, supervisor, **_kwargs):
     )
     if payment.is_voided:
         raise InvalidState(_("This payment is already voided."))
+    redirect = {}
+    if payment.card_id is not None:
+        # A card replaced since it paid is blocked: the refund goes to the card in use now.
+        live = card_services.card_live_replacement(payment.card_id)
+        if live.pk != payment.card_id:
+            redirect[payment.card.account_id] = live.account
     reversal = transfer_reverse(
         transfer=payment.transfer,
         created_by=supervisor,
         kind=TransferKind.VOID,
         memo=payment.reference,
         session=request.session,  # locked by request_decide
+        redirect=redirect,
     )
     payment.void_transfer = reversal
     payment.voided_at = timezone.now()

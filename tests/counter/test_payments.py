@@ -361,6 +361,29 @@ def test_a_void_of_a_card_payment_puts_the_money_back_on_the_card(
     assert card.account.balance == 10_000
 
 
+def test_a_void_of_a_card_payment_refunds_the_cards_replacement(
+    agent_a, supervisor_a, fixed_service, citizen, card
+):
+    """Card pays, card is replaced, the payment is voided: the refund is not stranded."""
+    from float_management.services import request_decide
+
+    payment = _card_pay(agent_a, fixed_service, citizen, card)
+    new = cards.card_replace(
+        agent=agent_a, card_number=card.number, new_pin="4321", idempotency_key=_key()
+    )
+    request = payments.void_request(
+        agent=agent_a, payment=payment, reason="x", idempotency_key=_key()
+    )
+
+    request_decide(request=request, supervisor=supervisor_a, approve=True)
+
+    card.account.refresh_from_db()
+    new.account.refresh_from_db()
+    assert (card.account.balance, new.account.balance) == (0, 10_000)
+    assert _card_pay(agent_a, fixed_service, citizen, new, pin="4321").card_balance_after == 4_550
+    assert ledger_verify().ok
+
+
 def test_no_void_once_the_session_is_closing(
     agent_a, fixed_service, citizen, open_till, denominations
 ):
