@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from agents.addresses import client_ip
 from agents.permissions import scope_of
 from audit import log
 
@@ -22,7 +23,7 @@ ADMIN_ACTIONS = {ADDITION: "admin.addition", CHANGE: "admin.change", DELETION: "
 
 
 def _address(request) -> str:
-    return "" if request is None else request.META.get("REMOTE_ADDR", "")
+    return "" if request is None else client_ip(request)
 
 
 def _branch_id(user) -> int | None:

@@ -8,6 +8,7 @@ so a typo in a deployment fails at start-up instead of silently using a default.
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -63,3 +64,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
             f"{name} is a comma-separated list with an empty item: {value!r}"
         )
     return items
+
+
+def env_networks(name: str) -> list[IPv4Network | IPv6Network]:
+    """A comma-separated list of IP addresses or networks (CIDR); empty by default.
+
+    An address stands for itself (a /32 or /128). A network with host bits set
+    ("10.0.0.5/24") is refused rather than guessed at.
+    """
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ip_network(item))
+        except ValueError as error:
+            raise ImproperlyConfigured(
+                f"{name} is a comma-separated list of IP addresses or networks "
+                f"(10.0.0.5, 10.0.0.0/24, fd00::/8); {error}"
+            ) from None
+    return networks

@@ -15,7 +15,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -208,6 +208,8 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# The client behind the reverse proxy, not the proxy (TRUSTED_PROXIES below).
+AXES_CLIENT_IP_CALLABLE = "agents.addresses.client_ip"
 
 # --- Counter rules ----------------------------------------------------------------
 
@@ -223,6 +225,9 @@ RECEIPT_VERIFY_PER_MINUTE = env_int("RECEIPT_VERIFY_PER_MINUTE", 30, minimum=1)
 
 # --- Security (all on when DEBUG is off; a TLS-terminating proxy is supported) ---
 
+# Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks):
+# rate limits, login records and the audit log then see the client, not the proxy.
+TRUSTED_PROXIES = env_networks("DJANGO_TRUSTED_PROXIES")
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from agents.addresses import client_ip
 from agents.permissions import Action, can_see_branch, require
 from receipts import selectors
 from receipts.models import Receipt
@@ -84,7 +85,7 @@ def receipt_pdf(request: HttpRequest, reference: str) -> HttpResponse:
 
 def _over_rate(request: HttpRequest) -> bool:
     """A fixed window per client address: enough for a person, useless for enumeration."""
-    address = request.META.get("REMOTE_ADDR", "")
+    address = client_ip(request)
     window = int(time.time() // 60)
     key = f"receipt-verify:{address}:{window}"
     cache.add(key, 0, timeout=120)
