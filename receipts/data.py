@@ -45,7 +45,8 @@ class ReceiptData:
     change: int | None = None
     card_masked: str | None = None
     card_balance_after: int | None = None
-    copy_number: int = 0  # 0: the original; n: the n-th reprint
+    copy_number: int = 0  # 0: the original; n > 1: the n-th print, a copy ("COPY n")
+    preview: bool = False  # a PDF opened, not printed: it says it is not a receipt
     voided: bool = False
     network_ar: str = NETWORK_AR
     network_en: str = NETWORK_EN

@@ -619,7 +619,10 @@ def _compose(data: ReceiptData, layout: _Layout) -> list[_Block]:
     out.space()
     out.paragraph(title_ar, align="C", size=layout.title, bold=True)
     out.paragraph(title_en, align="C", size=layout.title, bold=True)
-    if data.copy_number > 0:
+    if data.preview:
+        out.space()
+        out.banner("PREVIEW", "معاينة", "Not a receipt", "ليس إيصالًا")
+    elif data.copy_number > 0:
         out.space()
         n = data.copy_number
         out.banner("COPY", "نسخة", f"Copy no. {n}", f"النسخة رقم {n}")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.utils import timezone
+from typing import TYPE_CHECKING
 
+from django.db import IntegrityError, transaction
+
+from agents.permissions import Action, can
 from counter.checkdigit import new_reference
 from counter.models import Payment, TopUp
 from counter.nationalid import mask_national_id
 from receipts.data import ReceiptData, ReceiptLine
-from receipts.models import Receipt
+from receipts.models import Receipt, ReceiptPrint
+from receipts.tokens import print_from
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 _PAYMENT_RELATED = (
     "service__agency",
@@ -23,7 +28,11 @@ _PAYMENT_RELATED = (
 
 
 def receipt_find(reference: str) -> Receipt | None:
-    """The receipt with this number, made on first use for a payment or a top-up."""
+    """The receipt with this number, or None.
+
+    Reads only: a payment or top-up not printed yet has no row, and gets an
+    unsaved Receipt (its first print makes the row, `services.receipt_print`).
+    """
     receipt = (
         Receipt.objects.select_related("payment__branch", "top_up__branch")
         .filter(reference=reference)
@@ -39,16 +48,12 @@ def receipt_find(reference: str) -> Receipt | None:
     )
     if payment is None and top_up is None:
         return None
-    try:
-        with transaction.atomic():
-            return Receipt.objects.create(
-                reference=reference,
-                kind=Receipt.Kind.PAYMENT if payment else Receipt.Kind.TOP_UP,
-                payment=payment,
-                top_up=top_up,
-            )
-    except IntegrityError:  # made concurrently by another request
-        return Receipt.objects.get(reference=reference)
+    return Receipt(
+        reference=reference,
+        kind=Receipt.Kind.PAYMENT if payment else Receipt.Kind.TOP_UP,
+        payment=payment,
+        top_up=top_up,
+    )
 
 
 def void_slip_for(payment: Payment) -> Receipt:
@@ -70,19 +75,35 @@ def branch_of(receipt: Receipt):
     return receipt.payment.branch if receipt.payment_id else receipt.top_up.branch
 
 
-def receipt_print(receipt: Receipt) -> int:
-    """Record one print: 0 for the original (the first print), n for the n-th copy.
+def agent_id_of(receipt: Receipt) -> int:
+    """The agent who took the payment or the top-up (for a void slip: the voided payment's)."""
+    return receipt.payment.agent_id if receipt.payment_id else receipt.top_up.agent_id
 
-    Each step is one atomic UPDATE: of two requests at once, exactly one finds the
-    original unprinted; the other counts a copy.
+
+def printer_role(user: User, receipt: Receipt) -> str | None:
+    """ "agent" or "supervisor" if `user` may print `receipt`, else None.
+
+    The original and its copies are the agent's who took the payment; the
+    branch supervisor may reprint (and is audited, as every print is).
     """
-    with transaction.atomic():
-        if Receipt.objects.filter(pk=receipt.pk, original_printed_at__isnull=True).update(
-            original_printed_at=timezone.now()
-        ):
-            return 0
-        Receipt.objects.filter(pk=receipt.pk).update(reprints=F("reprints") + 1)
-        return Receipt.objects.values_list("reprints", flat=True).get(pk=receipt.pk)
+    branch = branch_of(receipt)
+    if can(user, Action.OPERATE_COUNTER, branch) and user.pk == agent_id_of(receipt):
+        return "agent"
+    if can(user, Action.APPROVE, branch):
+        return "supervisor"
+    return None
+
+
+def print_for_link(token: str, *, user: User) -> ReceiptPrint | None:
+    """The print a link from `tokens.print_token_for` names, if it is `user`'s and still fresh."""
+    print_id = print_from(token)
+    if print_id is None:
+        return None
+    return (
+        ReceiptPrint.objects.select_related("receipt__payment__branch", "receipt__top_up__branch")
+        .filter(pk=print_id, printed_by=user)
+        .first()
+    )
 
 
 def receipt_data(receipt: Receipt, *, copy_number: int, verify_url: str) -> ReceiptData:

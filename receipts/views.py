@@ -1,25 +1,30 @@
-"""Receipts: the preview, the PDF (original, then counted copies), public verification."""
+"""Receipts: the page, printing (a POST: the original, then counted copies), verification."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_POST
 
 from agents.addresses import client_ip
 from agents.permissions import Action, can_see_branch, require
-from receipts import selectors
-from receipts.models import Receipt
-from receipts.tokens import reference_from, token_for
+from float_management.errors import DomainError, NotAllowed
+from receipts import selectors, services
+from receipts.data import ReceiptData
+from receipts.models import Receipt, ReceiptPrint
+from receipts.tokens import print_token_for, reference_from, token_for
 
-LAYOUTS = ("roll", "a4")
+LAYOUTS = ReceiptPrint.Layout.values
 
 
 def _scoped_receipt(request: HttpRequest, reference: str) -> Receipt:
@@ -36,14 +41,17 @@ def _verify_url(request: HttpRequest, reference: str) -> str:
 @require_GET
 @require(Action.VIEW)
 def receipt_preview(request: HttpRequest, reference: str) -> HttpResponse:
-    """The receipt on screen, with a print button; ?print=1 opens the print dialog at once."""
+    """The receipt on screen, with the print buttons for who may print.
+
+    ?print=1 (where a payment sends its agent) prints at once, but only while
+    the original is not printed: a reload does not print a second original.
+    """
     receipt = _scoped_receipt(request, reference)
-    data = selectors.receipt_data(
-        receipt, copy_number=receipt.reprints, verify_url=_verify_url(request, reference)
-    )
+    data = selectors.receipt_data(receipt, copy_number=0, verify_url="")
     void_slip = None
     if receipt.kind == Receipt.Kind.PAYMENT and data.voided:
         void_slip = selectors.void_slip_for(receipt.payment)
+    may_print = selectors.printer_role(request.user, receipt) is not None
     return render(
         request,
         "receipts/preview.html",
@@ -51,36 +59,93 @@ def receipt_preview(request: HttpRequest, reference: str) -> HttpResponse:
             "receipt": receipt,
             "data": data,
             "void_slip": void_slip,
-            "auto_print": request.GET.get("print") == "1",
+            "may_print": may_print,
+            "auto_print": (
+                may_print
+                and request.GET.get("print") == "1"
+                and receipt.original_printed_at is None
+            ),
         },
     )
+
+
+def _pdf_response(data: ReceiptData, *, layout: str, filename: str) -> HttpResponse:
+    from receipts.pdf import render_receipt  # ReportLab loads only when a PDF is asked for
+
+    response = HttpResponse(render_receipt(data, layout=layout), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
 
 
 @never_cache
 @require_GET
 @require(Action.VIEW)
 def receipt_pdf(request: HttpRequest, reference: str) -> HttpResponse:
-    """The PDF. The first one printed is the original; every later one is a counted copy.
+    """The PDF to look at, for anyone who may see the receipt: it says PREVIEW, not a receipt.
 
-    Fetching it counts a print, so a link from another site (which the browser
-    says with Sec-Fetch-Site) must not use up the original: it is refused.
+    It counts nothing: a receipt is printed only by a POST (`receipt_print`).
     """
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
-        raise PermissionDenied
     layout = request.GET.get("layout", "roll")
     if layout not in LAYOUTS:
         raise Http404
     receipt = _scoped_receipt(request, reference)
-    copy_number = selectors.receipt_print(receipt)
     data = selectors.receipt_data(
-        receipt, copy_number=copy_number, verify_url=_verify_url(request, reference)
+        receipt, copy_number=0, verify_url=_verify_url(request, reference)
     )
-    from receipts.pdf import render_receipt  # ReportLab loads only when a PDF is asked for
+    data = dataclasses.replace(data, preview=True)
+    return _pdf_response(data, layout=layout, filename=f"receipt-{reference}-preview.pdf")
 
-    response = HttpResponse(render_receipt(data, layout=layout), content_type="application/pdf")
-    suffix = f"-copy{copy_number}" if copy_number else ""
-    response["Content-Disposition"] = f'inline; filename="receipt-{reference}{suffix}.pdf"'
-    return response
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@require_POST
+@require(Action.VIEW)
+def receipt_print(request: HttpRequest, reference: str) -> HttpResponse:
+    """Print the receipt: the first print is the original, later ones COPY 2, 3, ….
+
+    Answers the receipt page's script with JSON (the print's own PDF link, for
+    its print frame, and the new count), and a page without script with a
+    redirect to that PDF.
+    """
+    receipt = _scoped_receipt(request, reference)
+    layout = request.POST.get("layout", ReceiptPrint.Layout.ROLL)
+    try:
+        printed = services.receipt_print(user=request.user, receipt=receipt, layout=layout)
+    except DomainError as error:
+        status = 403 if isinstance(error, NotAllowed) else 400
+        if _wants_json(request):
+            return JsonResponse({"error": str(error)}, status=status)
+        messages.error(request, str(error))
+        return redirect("receipt", reference=reference)
+    link = reverse("receipt_print_pdf", args=[print_token_for(printed.pk)])
+    if not _wants_json(request):
+        return redirect(link)
+    status_html = render_to_string(
+        "receipts/preview.html#print_status", {"receipt": receipt}, request=request
+    )
+    return JsonResponse({"pdf": link, "number": printed.number, "status": status_html})
+
+
+@never_cache
+@xframe_options_sameorigin  # the receipt page's print frame loads it
+@require_GET
+@require(Action.VIEW)
+def receipt_print_pdf(request: HttpRequest, token: str) -> HttpResponse:
+    """One print's PDF, for its printer, for a few minutes: drawn again, never counted."""
+    printed = selectors.print_for_link(token, user=request.user)
+    if printed is None:
+        raise Http404
+    receipt = printed.receipt
+    if not can_see_branch(request.user, selectors.branch_of(receipt)):
+        raise Http404
+    reference = receipt.reference
+    data = selectors.receipt_data(
+        receipt, copy_number=printed.copy_number, verify_url=_verify_url(request, reference)
+    )
+    suffix = f"-copy{printed.copy_number}" if printed.copy_number else ""
+    return _pdf_response(data, layout=printed.layout, filename=f"receipt-{reference}{suffix}.pdf")
 
 
 def _over_rate(request: HttpRequest) -> bool:

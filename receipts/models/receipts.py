@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -7,9 +8,10 @@ from counter.models import Payment, TopUp
 
 
 class Receipt(models.Model):
-    """The print record of a payment, a top-up or a void slip.
+    """A receipt of a payment, a top-up or a void slip, and the count of its prints.
 
-    The first print is the original; every later print is a counted copy.
+    Made by its first print (`receipts.services.receipt_print`). The first
+    print is the original; every later print is a counted copy.
     """
 
     class Kind(models.TextChoices):
@@ -48,3 +50,39 @@ class Receipt(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class ReceiptPrint(models.Model):
+    """One print of a receipt: number 1 is the original, number n > 1 says COPY n."""
+
+    class Layout(models.TextChoices):
+        ROLL = "roll", _("80 mm roll")
+        A4 = "a4", _("A4")
+
+    receipt = models.ForeignKey(Receipt, on_delete=models.PROTECT, related_name="prints")
+    number = models.PositiveIntegerField(_("print number"))
+    layout = models.CharField(_("layout"), max_length=4, choices=Layout.choices)
+    printed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    printed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("receipt print")
+        verbose_name_plural = _("receipt prints")
+        constraints = [
+            models.UniqueConstraint(fields=["receipt", "number"], name="one_print_per_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="print_number_from_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receipt_id} #{self.number}"
+
+    @property
+    def is_original(self) -> bool:
+        return self.number == 1
+
+    @property
+    def copy_number(self) -> int:
+        """0 for the original, else the number the receipt shows after COPY."""
+        return 0 if self.is_original else self.number

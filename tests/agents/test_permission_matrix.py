@@ -58,6 +58,9 @@ MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
     "counter:card_unlock": ((), {ANON: LOGIN, "supervisor_a": 200, "*": 403}),
     "receipt": (("000000000000",), {ANON: LOGIN, "*": 404}),
     "receipt_pdf": (("000000000000",), {ANON: LOGIN, "*": 404}),
+    "receipt_print": (("000000000000",), {"*": 405}),  # printing is a POST
+    # A print's link is its printer's only, for a few minutes: a forged one is 404.
+    "receipt_print_pdf": (("forged",), {ANON: LOGIN, "*": 404}),
     # Public: a forged token is "not genuine", a page, for everyone.
     "receipt_verify": (("forged",), {"*": 200}),
     # Each supervisor is sent to their own board.

@@ -1,4 +1,7 @@
-"""Receipt pages: scoped preview and PDF (original, then counted copies), public verification."""
+"""Receipt pages: the scoped page and PDF preview, public verification.
+
+Printing (the original, then counted copies) is in test_receipt_printing.py.
+"""
 
 import shutil
 import uuid
@@ -50,32 +53,10 @@ def test_the_preview_shows_the_masked_national_id_and_the_total(client, agent_a,
     assert citizen.national_id[-2:] in html and "54.50" in html
 
 
-def test_the_first_pdf_is_the_original_and_later_ones_are_counted_copies(client, agent_a, payment):
-    client.force_login(agent_a)
-    url = reverse("receipt_pdf", args=[payment.reference])
-    first = client.get(url)
-    assert first.status_code == 200 and first["Content-Type"] == "application/pdf"
-    assert first.content.startswith(b"%PDF")
-    assert "copy" not in first["Content-Disposition"]
-    second = client.get(url + "?layout=a4")
-    assert "copy1" in second["Content-Disposition"]
-    receipt = Receipt.objects.get(reference=payment.reference)
-    assert receipt.original_printed_at is not None and receipt.reprints == 1
-
-
 def test_an_unknown_layout_is_404(client, agent_a, payment):
     client.force_login(agent_a)
     url = reverse("receipt_pdf", args=[payment.reference]) + "?layout=letter"
     assert client.get(url).status_code == 404
-
-
-def test_a_link_from_another_site_does_not_use_up_the_original(client, agent_a, payment):
-    client.force_login(agent_a)
-    url = reverse("receipt_pdf", args=[payment.reference])
-    assert client.get(url, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
-    assert not Receipt.objects.filter(original_printed_at__isnull=False).exists()
-    response = client.get(url, headers={"Sec-Fetch-Site": "same-origin"})
-    assert response.status_code == 200 and "copy" not in response["Content-Disposition"]
 
 
 def test_the_pdf_is_404_outside_the_scope(client, agent_b, payment):

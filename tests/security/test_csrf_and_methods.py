@@ -87,10 +87,11 @@ POST: dict[str, tuple[str, tuple, dict, int | str]] = {
     ),
     "counter:card_unlock": ("supervisor_a", (), {"card_number": "{card}"}, "form"),
     "settlement_run": ("head_office", (), {"business_day": "2026-01-01"}, 405),
+    # Printing counts: the original, then copies. Only a POST prints.
+    "receipt_print": ("agent_a", ("{payment}",), {"layout": "roll"}, 405),
 }
 
 # Read-only pages: GET (and HEAD) only, nothing written by opening them.
-# receipt_pdf counts the copies printed: a counter of prints by design (see README).
 GET = {
     "home",
     "healthz",
@@ -105,6 +106,7 @@ GET = {
     "counter:cards",
     "receipt",
     "receipt_pdf",
+    "receipt_print_pdf",
     "receipt_verify",
     "report_session",
     "report_branch",
@@ -270,6 +272,7 @@ def test_the_same_post_with_the_token_gets_past_the_csrf_check(url_name, world):
         ("counter:pay", "counter.Payment"),
         ("counter:void", "float_management.Request"),
         ("counter:card_issue", "counter.PrepaidCard"),
+        ("receipt_print", "receipts.ReceiptPrint"),
     ],
 )
 def test_with_the_token_the_same_post_writes(url_name, model, world):
