@@ -321,8 +321,9 @@ class _Menu:
     schedule_id: int
     code: str
     requires_citizen: bool
-    # (component id, fixed amount or None for the typed principal, account slot)
-    lines: list[tuple[int, int | None, int]]
+    # (component id, fixed amount or None for the typed principal, account slot,
+    # agency credited or None for commission)
+    lines: list[tuple[int, int | None, int, int | None]]
     amount_range: tuple[int, int] | None
     refs: list[str]
 
@@ -967,6 +968,9 @@ class _Seeder:
                             c.pk,
                             None if c.kind == FeeComponent.Kind.PRINCIPAL else c.amount,
                             self.slot_of_component[c.pk],
+                            None
+                            if c.kind == FeeComponent.Kind.COMMISSION
+                            else (c.agency_id or service.agency_id),
                         )
                         for c in components
                     ],
@@ -1012,13 +1016,13 @@ class _Seeder:
                 k += 1
                 at = opens + timedelta(seconds=offset)
                 total = 0
-                for component_pk, amount, slot in menu.lines:
+                for component_pk, amount, slot, agency_pk in menu.lines:
                     if amount is None:
                         amount = rng.randint(*menu.amount_range) * COIN
                     total += amount
                     account = accounts[slot]
                     entries.append((transfer_pk, account, -amount))
-                    lines.append((payment_pk, component_pk, amount))
+                    lines.append((payment_pk, component_pk, amount, agency_pk, account, menu.code))
                     delta[account] += amount  # credit-normal: the credit raises it
                 entries.append((transfer_pk, cd.account_pk, total))
                 cd.cash += total
@@ -1076,7 +1080,11 @@ class _Seeder:
             ],
             payments,
         )
-        w.write(PaymentLine, ["payment_id", "component_id", "amount"], lines)
+        w.write(
+            PaymentLine,
+            ["payment_id", "component_id", "amount", "agency_id", "account_id", "service_code"],
+            lines,
+        )
 
     def history(self) -> None:
         """Each past day: tills opened at 7:45, paid at 8:00–16:00, counted and closed at 16:00."""

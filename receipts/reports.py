@@ -18,13 +18,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import BooleanField, Case, Count, Q, Sum, Value, When
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from agents.models import Branch, Governorate
-from counter.models import FeeComponent, Payment, PaymentLine, TopUp
+from counter.models import Payment, PaymentLine, TopUp
 from float_management.models import (
     Entry,
     Request,
@@ -331,13 +331,10 @@ def daily_report(*, day: date, scope: ReportScope) -> DailyReport:
     )
     by_service = _services_by_method(payments.filter(void_transfer__isnull=True))
 
+    # Each line's agency is the one it credited when posted (no agency: the post
+    # office's commission), whatever the catalog says today.
     commission = 0
     by_agency: list[AgencyRow] = []
-    is_commission = Case(
-        When(component__kind=FeeComponent.Kind.COMMISSION, then=Value(True)),
-        default=Value(False),
-        output_field=BooleanField(),
-    )
     for row in (
         PaymentLine.objects.filter(
             _scope_filter(scope, "payment__branch"),
@@ -346,19 +343,14 @@ def daily_report(*, day: date, scope: ReportScope) -> DailyReport:
             payment__void_transfer__isnull=True,
         )
         .values(
-            is_commission=is_commission,
-            agency_code=Coalesce("component__agency__code", "payment__service__agency__code"),
-            agency_name_ar=Coalesce(
-                "component__agency__name_ar", "payment__service__agency__name_ar"
-            ),
-            agency_name_en=Coalesce(
-                "component__agency__name_en", "payment__service__agency__name_en"
-            ),
+            agency_code=F("agency__code"),
+            agency_name_ar=F("agency__name_ar"),
+            agency_name_en=F("agency__name_en"),
         )
         .annotate(n=Count("payment_id", distinct=True), total=Sum("amount"))
         .order_by("agency_code")
     ):
-        if row["is_commission"]:
+        if row["agency_code"] is None:
             commission += row["total"]
         else:
             by_agency.append(

@@ -8,6 +8,11 @@ account is debited by what is settled from it, the head office bank account
 is credited with the batch total. The agency is paid on the value date, two
 business days later.
 
+Who is owed what, and from which account, is what each payment line
+credited when it was posted (kept on the line, checked against the ledger's
+entries), never today's catalog: a service moved to another agency or
+renamed since does not move money that was already collected.
+
 The rule that keeps voids and settlement consistent: a payment is voided
 only while its till session is open (``counter.services.payments``), and a
 day is settled only once it is over and every till session that was open
@@ -30,17 +35,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Subquery, Sum
 from django.utils.translation import gettext as _
 
-from agents.models import Branch
 from agents.permissions import Action, can
-from counter.models import Agency, FeeComponent, PaymentLine
-from counter.services.catalog import component_account
+from counter.models import Agency, PaymentLine
 from float_management.errors import InvalidState, NotAllowed
 from float_management.ledger import account_for, transfer_post
-from float_management.models import Account, AccountKind, SessionStatus, TillSession, TransferKind
+from float_management.models import (
+    Account,
+    AccountKind,
+    Entry,
+    SessionStatus,
+    TillSession,
+    TransferKind,
+)
 from float_management.money import format_amount
 from float_management.retry import retry_on_conflict
 from receipts.businessdays import CAIRO, day_bounds, local_today, value_date_for
@@ -93,75 +102,75 @@ def _check_day_is_closed(business_day: date) -> None:
 
 
 def _unsettled_agency_lines(business_day: date):
-    """The day's non-voided payment lines owed to an agency and not settled yet."""
+    """The day's non-voided payment lines owed to an agency and not settled yet.
+
+    The agency and account are those each line credited when it was posted:
+    the catalog may have changed since (issue 12).
+    """
     start, end = day_bounds(business_day)
-    return (
-        PaymentLine.objects.filter(
-            payment__created_at__gte=start,
-            payment__created_at__lt=end,
-            payment__void_transfer__isnull=True,
-        )
-        .exclude(component__kind=FeeComponent.Kind.COMMISSION)
-        .annotate(
-            share_agency=Coalesce("component__agency_id", "component__schedule__service__agency_id")
-        )
-        .exclude(
-            Exists(
-                SettlementItem.objects.filter(
-                    payment_id=OuterRef("payment_id"), agency_id=OuterRef("share_agency")
-                )
+    return PaymentLine.objects.filter(
+        payment__created_at__gte=start,
+        payment__created_at__lt=end,
+        payment__void_transfer__isnull=True,
+        agency__isnull=False,  # commission is the post office's
+    ).exclude(
+        Exists(
+            SettlementItem.objects.filter(
+                payment_id=OuterRef("payment_id"), agency_id=OuterRef("agency_id")
             )
         )
     )
+
+
+def _check_lines_match_the_ledger(lines, debits: dict[int, dict[int, int]]) -> None:
+    """Refuse unless each payable is owed what the payments' transfers credited it.
+
+    A line says which account it credited; the ledger's entries say so too. They
+    are written together, so a difference means the lines were altered since.
+    """
+    credited = dict(
+        Entry.objects.filter(
+            transfer__payment__in=lines.values("payment_id"),
+            account__in=lines.values("account_id"),
+        )
+        .values_list("account_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    owed: dict[int, int] = defaultdict(int)
+    for by_account in debits.values():
+        for account_id, amount in by_account.items():
+            owed[account_id] += amount
+    if {pk: -total for pk, total in credited.items() if total} != dict(owed):
+        raise InvalidState(
+            _("The day's payment lines do not match the ledger; nothing was settled.")
+        )
 
 
 def _settle(business_day: date, by) -> list[SettlementBatch]:
     lines = _unsettled_agency_lines(business_day)
     items_by_agency: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for row in (
-        lines.values("share_agency", "payment_id")
+        lines.values("agency_id", "payment_id")
         .annotate(amount=Sum("amount"))
-        .order_by("share_agency", "payment_id")
+        .order_by("agency_id", "payment_id")
     ):
-        items_by_agency[row["share_agency"]].append((row["payment_id"], row["amount"]))
+        items_by_agency[row["agency_id"]].append((row["payment_id"], row["amount"]))
     if not items_by_agency:
         return []
-    # Payables are kept per branch (no row that every branch locks), so sum per
-    # component and branch.
-    per_component = {
-        (row["component_id"], row["payment__branch_id"]): row["amount"]
-        for row in lines.values("component_id", "payment__branch_id")
-        .annotate(amount=Sum("amount"))
-        .order_by()
-    }
-    components = {
-        component.pk: component
-        for component in FeeComponent.objects.filter(
-            pk__in={component_id for component_id, _branch in per_component}
-        ).select_related("agency", "schedule__service__agency")
-    }
-    branches = Branch.objects.in_bulk({branch_id for _component, branch_id in per_component})
-
-    # What each agency is owed from each payable account. Fee schedules of one
-    # service share accounts (same component code), hence the sums.
-    debits: dict[int, dict[Account, int]] = defaultdict(lambda: defaultdict(int))
-    for (component_id, branch_id), amount in per_component.items():
-        component = components[component_id]
-        service = component.schedule.service
-        agency_id = component.agency_id or service.agency_id
-        account = component_account(component, service, branches[branch_id])
-        debits[agency_id][account] += amount
-
-    for agency_id, items in items_by_agency.items():
-        if sum(amount for _payment, amount in items) != sum(debits[agency_id].values()):
-            raise InvalidState(_("The day's payment lines do not add up; nothing was settled."))
+    # What each agency is owed from each payable account it was credited to (payables
+    # are kept per branch and service item, so an agency's batch debits several).
+    debits: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for row in lines.values("agency_id", "account_id").annotate(amount=Sum("amount")).order_by():
+        debits[row["agency_id"]][row["account_id"]] += row["amount"]
+    _check_lines_match_the_ledger(lines, debits)
 
     # Lock every payable in id order before posting (transfer_post locks again,
     # harmlessly): the batches' transfers then take no lock out of order.
     owed = defaultdict(int)
     for by_account in debits.values():
-        for account, amount in by_account.items():
-            owed[account.pk] += amount
+        for account_id, amount in by_account.items():
+            owed[account_id] += amount
     for account in Account.objects.select_for_update().filter(pk__in=owed).order_by("pk"):
         if account.kind != AccountKind.PAYABLE or account.balance < owed[account.pk]:
             raise InvalidState(
@@ -178,7 +187,10 @@ def _settle(business_day: date, by) -> list[SettlementBatch]:
         total = sum(amount for _payment, amount in items)
         transfer = transfer_post(
             kind=TransferKind.SETTLEMENT,
-            legs=[*debits[agency.pk].items(), (bank, -total)],
+            legs=[
+                *((Account(pk=pk), amount) for pk, amount in debits[agency.pk].items()),
+                (bank, -total),
+            ],
             created_by=by,
             memo=f"{agency.code} {business_day.isoformat()}",
         )
@@ -258,15 +270,21 @@ def settlement_csv(batch: SettlementBatch) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     count = total = 0
-    items = batch.items.select_related("payment__service", "payment__branch").order_by(
-        "payment__created_at", "payment_id"
+    # The service code the payment was posted under (a line's), not the service's code today.
+    posted_code = PaymentLine.objects.filter(
+        payment_id=OuterRef("payment_id"), agency_id=OuterRef("agency_id")
+    ).values("service_code")[:1]
+    items = (
+        batch.items.select_related("payment__service", "payment__branch")
+        .annotate(service_code=Subquery(posted_code))
+        .order_by("payment__created_at", "payment_id")
     )
     for item in items:
         payment = item.payment
         writer.writerow(
             [
                 payment.reference,
-                payment.service.code,
+                item.service_code,
                 payment.service.budget_item,
                 _egp(item.amount),
                 payment.branch.code,

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agents.models import Branch
-from counter.models.catalog import FeeComponent, FeeSchedule, Service
+from counter.models.catalog import Agency, FeeComponent, FeeSchedule, Service
 from counter.models.citizens import Citizen
 from float_management.models import Account, TillSession, Transfer
 
@@ -153,11 +153,23 @@ class Payment(models.Model):
 
 
 class PaymentLine(models.Model):
-    """One fee component of a payment, as charged."""
+    """One fee component of a payment, as charged, and what it credited.
+
+    The agency, the ledger account and the service code are those of the moment
+    the payment was posted (the account is the one its transfer's entry credits):
+    settlement and the reports read them here, never from today's catalog, so an
+    edit of the catalog cannot change who is paid for a past payment.
+    """
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="lines")
     component = models.ForeignKey(FeeComponent, on_delete=models.PROTECT, related_name="+")
     amount = models.BigIntegerField()
+    # None for the post office's commission: no agency is owed it.
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="payment_lines"
+    )
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    service_code = models.CharField(max_length=20)
 
     class Meta:
         ordering = ["payment", "component__position", "pk"]

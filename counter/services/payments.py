@@ -95,8 +95,22 @@ def _post(
         references=cleaned,
         transfer=transfer,
     )
+    # Each line keeps what it credited (the account ids come from memory: the legs above
+    # looked them up), so settlement and reports never work it out from a later catalog.
     PaymentLine.objects.bulk_create(
-        [PaymentLine(payment=payment, component=c, amount=line) for c, line in quote.lines]
+        [
+            PaymentLine(
+                payment=payment,
+                component=c,
+                amount=line,
+                account_id=component_account_id(c, service, session.branch),
+                agency_id=(
+                    None if c.kind == c.Kind.COMMISSION else (c.agency_id or service.agency_id)
+                ),
+                service_code=service.code,
+            )
+            for c, line in quote.lines
+        ]
     )
     return payment
 

@@ -249,3 +249,33 @@ def test_the_daily_csv_has_a_row_per_service_budget_item_and_agency(two_branches
     assert by_section["commission"] == [["commission", "", "", "", "", "10.50", "", ""]]
     assert by_section["voided"] == [["voided", "", "", "", "1", "54.50", "", ""]]
     assert by_section["total"] == [["total", "", "", "", "4", "341.50", "341.50", "0.00"]]
+
+
+def test_a_past_report_keeps_its_agency_lines_after_the_catalog_is_edited(
+    two_branches, bill_service, passport_service, treasury
+):
+    """Issue 12 (14): a service moved to another agency, or renamed, after it was paid."""
+    day = day_of(two_branches["bill"])
+    before = [
+        (r.code, r.name_en, r.payments, r.total)
+        for r in daily_report(day=day, scope=None).by_agency
+    ]
+
+    bill_service.agency = treasury
+    bill_service.save()
+    passport_service.code = "PASSPORT-2"
+    passport_service.save()
+
+    report = daily_report(day=day, scope=None)
+    assert (
+        [(r.code, r.name_en, r.payments, r.total) for r in report.by_agency]
+        == before
+        == [
+            ("LOCAL", "Local unit", 3, 20_300),
+            ("POWER", "Electricity", 2, 12_300 + 40_000),
+            ("TREASURY", "Treasury", 1, 500),
+        ]
+    )
+    ledger_by_agency, ledger_commission = _ledger_figures(day, Q())
+    assert {r.code: r.total for r in report.by_agency} == ledger_by_agency
+    assert report.commission == ledger_commission

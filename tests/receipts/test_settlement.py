@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import override
 
-from counter.models import Agency, FeeComponent, FeeSchedule, Payment, Service
+from counter.models import Agency, FeeComponent, FeeSchedule, Payment, PaymentLine, Service
 from counter.services import payments
 from float_management import services as till
 from float_management.errors import DomainError, InvalidState, NotAllowed
@@ -336,6 +336,153 @@ def test_a_day_without_payments_settles_nothing(head_office, day_is_over):
 def test_only_head_office_may_settle(a_day, personas, who, day_is_over):
     with pytest.raises(NotAllowed):
         settlement_run(business_day=day_of(a_day["bill"]), by=personas[who])
+    assert not SettlementBatch.objects.exists()
+
+
+# --- A catalog edited after payments --------------------------------------------------------
+#
+# Issue 12 (14): a service's agency or code edited after it was paid must not change who is
+# paid for those payments. The edits below go straight to the model, as a shell or a data fix
+# would (the admin refuses them for a service that has been paid).
+
+
+def payable_balances() -> dict[str, int]:
+    return dict(Account.objects.filter(key__startswith="payable:").values_list("key", "balance"))
+
+
+def test_each_line_keeps_the_agency_account_and_service_code_it_credited(
+    agent_a, passport_service, agency, treasury, open_till
+):
+    passport = pay_cash(agent_a, passport_service)
+
+    credited = {
+        line.component.code: (line.agency_id, line.account.key, line.service_code)
+        for line in passport.lines.select_related("component", "account")
+    }
+    assert credited == {
+        "fee": (agency.pk, "payable:LOCAL:PASSPORT:fee:A0001", "PASSPORT"),
+        "stamp": (treasury.pk, "payable:TREASURY:PASSPORT:stamp:A0001", "PASSPORT"),
+        "commission": (None, "commission:commission:A0001", "PASSPORT"),
+    }
+    entries = {e.account_id: -e.amount for e in passport.transfer.entries.filter(amount__lt=0)}
+    assert {line.account_id: line.amount for line in passport.lines.all()} == entries
+
+
+def test_a_service_moved_to_another_agency_pays_each_agency_what_its_payments_credited(
+    agent_a,
+    supervisor_a,
+    bill_service,
+    treasury,
+    open_till,
+    head_office,
+    denominations,
+    day_is_over,
+):
+    """Two 150.00 bills paid to POWER, the service moved to TREASURY, one more bill the next day."""
+    power = bill_service.agency
+    before = [pay_cash(agent_a, bill_service, amount=15_000, refs=BILL) for _ in range(2)]
+    bill_service.agency = treasury
+    bill_service.save()
+    after = pay_cash(agent_a, bill_service, amount=15_000, refs=BILL)
+    close_session(open_till, supervisor_a, denominations)
+    # The first two were paid the day before (settled as that day's).
+    for payment in before:
+        Payment.objects.filter(pk=payment.pk).update(
+            created_at=payment.created_at - timedelta(days=1)
+        )
+    today = day_of(after)
+
+    (first,) = settlement_run(business_day=today - timedelta(days=1), by=head_office)
+    assert (first.agency, first.total, first.items_count) == (power, 30_000, 2)
+    assert payable_balances() == {
+        "payable:POWER:ELEC-BILL:bill:A0001": 0,  # nothing stranded
+        "payable:TREASURY:ELEC-BILL:bill:A0001": 15_000,  # the next day's money, untouched
+    }
+
+    (second,) = settlement_run(business_day=today, by=head_office)
+    assert (second.agency, second.total, second.items_count) == (treasury, 15_000, 1)
+    assert set(payable_balances().values()) == {0}
+    assert ledger_verify().ok
+
+
+def test_a_day_paid_before_and_after_a_move_is_settled_to_both_agencies(
+    agent_a,
+    supervisor_a,
+    bill_service,
+    treasury,
+    open_till,
+    head_office,
+    denominations,
+    day_is_over,
+):
+    before = pay_cash(agent_a, bill_service, amount=15_000, refs=BILL)
+    bill_service.agency = treasury
+    bill_service.save()
+    after = pay_cash(agent_a, bill_service, amount=20_000, refs=BILL)
+    close_session(open_till, supervisor_a, denominations)
+
+    batches = settlement_run(business_day=day_of(after), by=head_office)
+
+    assert [(b.agency.code, b.total) for b in batches] == [("POWER", 15_000), ("TREASURY", 20_000)]
+    items = set(SettlementItem.objects.values_list("agency__code", "payment_id", "amount"))
+    assert items == {("POWER", before.pk, 15_000), ("TREASURY", after.pk, 20_000)}
+    assert set(payable_balances().values()) == {0}
+
+
+def test_a_renamed_service_code_still_settles_its_day(
+    agent_a,
+    supervisor_a,
+    fixed_service,
+    citizen,
+    open_till,
+    head_office,
+    denominations,
+    day_is_over,
+):
+    renewal = pay_cash(agent_a, fixed_service, citizen=citizen, refs=LICENCE)
+    close_session(open_till, supervisor_a, denominations)
+    Service.objects.filter(pk=fixed_service.pk).update(code="LIC-RENEW-R")
+
+    (batch,) = settlement_run(business_day=day_of(renewal), by=head_office)
+
+    assert (batch.agency.code, batch.total) == ("LOCAL", 5_150)
+    assert set(payable_balances().values()) == {0}
+    assert not Account.objects.filter(key__contains="LIC-RENEW-R").exists()
+    rows = list(csv.reader(io.StringIO(settlement_csv(batch))))
+    assert rows[1][:2] == [renewal.reference, "LIC-RENEW"]  # the code it was paid under
+
+
+def test_a_renamed_agency_code_still_settles_its_day(
+    agent_a,
+    supervisor_a,
+    fixed_service,
+    agency,
+    citizen,
+    open_till,
+    head_office,
+    denominations,
+    day_is_over,
+):
+    renewal = pay_cash(agent_a, fixed_service, citizen=citizen, refs=LICENCE)
+    close_session(open_till, supervisor_a, denominations)
+    Agency.objects.filter(pk=agency.pk).update(code="LOCAL-2")
+
+    (batch,) = settlement_run(business_day=day_of(renewal), by=head_office)
+
+    assert (batch.agency, batch.total) == (agency, 5_150)
+    assert set(payable_balances().values()) == {0}
+
+
+def test_a_payment_line_that_disagrees_with_its_ledger_entry_settles_nothing(
+    a_day, head_office, day_is_over
+):
+    renewal = a_day["renewals"][0]
+    line = renewal.lines.get(component__code="fee")
+    wrong = Account.objects.get(key="payable:LOCAL:PASSPORT:fee:A0001")
+    PaymentLine.objects.filter(pk=line.pk).update(account=wrong)
+
+    with override("en"), pytest.raises(InvalidState, match="do not match the ledger"):
+        settlement_run(business_day=day_of(renewal), by=head_office)
     assert not SettlementBatch.objects.exists()
 
 
