@@ -1,7 +1,9 @@
 """Admin: the catalog, kept by head office.
 
 A fee schedule that is in force (or was) is read-only: a fee change is a new
-schedule from a date, so what past payments were charged never changes.
+schedule from a date, so what past payments were charged never changes. So
+are a paid service's code and agency and a paid agency's code: a change is a
+new service or agency.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import re
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from counter.models import Agency, FeeComponent, FeeSchedule, ReferenceField, Service
+from counter.models.catalog import AGENCY_CODE_FIXED, SERVICE_FIXED
 from float_management.money import format_amount
 
 
@@ -23,11 +26,35 @@ def _is_future(schedule: FeeSchedule | None) -> bool:
     return schedule is None or schedule.effective_from > timezone.localdate()
 
 
+class PaidKeepsItsIdentity:
+    """Fields a payment recorded are read-only once it has, with the reason above the form.
+
+    (The models' clean refuses the change too: this only shows it.)
+    """
+
+    paid_readonly_fields: tuple[str, ...] = ()
+    paid_message = ""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.has_been_paid:
+            return [*fields, *self.paid_readonly_fields]
+        return fields
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if request.method == "GET" and obj is not None and obj.has_been_paid:
+            self.message_user(request, self.paid_message, messages.INFO)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
 @admin.register(Agency)
-class AgencyAdmin(admin.ModelAdmin):
+class AgencyAdmin(PaidKeepsItsIdentity, admin.ModelAdmin):
     list_display = ["code", "name_ar", "name_en", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name_ar", "name_en"]
+    paid_readonly_fields = ("code",)
+    paid_message = AGENCY_CODE_FIXED
 
 
 class ReferenceFieldForm(forms.ModelForm):
@@ -76,7 +103,7 @@ class FeeScheduleInline(admin.TabularInline):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(PaidKeepsItsIdentity, admin.ModelAdmin):
     list_display = [
         "code",
         "name_ar",
@@ -92,6 +119,8 @@ class ServiceAdmin(admin.ModelAdmin):
     list_select_related = ["agency"]
     autocomplete_fields = ["agency"]
     inlines = [ReferenceFieldInline, FeeScheduleInline]
+    paid_readonly_fields = ("code", "agency")
+    paid_message = SERVICE_FIXED
 
 
 class FeeComponentFormSet(forms.BaseInlineFormSet):

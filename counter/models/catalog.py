@@ -1,15 +1,41 @@
 """Government agencies and the services the counters sell for them.
 
 Fees live in dated schedules: a fee change is a new schedule from a date,
-so a payment always points at the schedule it was charged under.
+so a payment always points at the schedule it was charged under. Likewise a
+service's code and agency, and an agency's code, stop changing once a payment
+used them: a change is a new service or agency.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from agents.models import BilingualName
+
+# What was paid keeps the code and agency it was paid under: receipts, settlement
+# files and the ledger's account keys name them. A change is a new service or agency.
+SERVICE_FIXED = _(
+    "This service has been paid for, so its code and agency can no longer change. "
+    "To sell it under another code or for another agency, create a new service "
+    "and make this one inactive."
+)
+AGENCY_CODE_FIXED = _(
+    "Payments have been credited to this agency, so its code can no longer change. "
+    "For a new code, add a new agency with new services of its own, and make this one "
+    "inactive."
+)
+
+
+def _changed(instance: models.Model, fields: list[str]) -> list[str]:
+    """Which of `fields` differ from the saved row (none for a new row)."""
+    if instance.pk is None:
+        return []
+    saved = type(instance)._default_manager.filter(pk=instance.pk).values(*fields).first()
+    if saved is None:
+        return []
+    return [name for name in fields if saved[name] != getattr(instance, name)]
 
 
 class Agency(BilingualName):
@@ -20,6 +46,16 @@ class Agency(BilingualName):
         ordering = ["code"]
         verbose_name = _("government agency")
         verbose_name_plural = _("government agencies")
+
+    @property
+    def has_been_paid(self) -> bool:
+        """Payments credited this agency: its code names its ledger accounts and settlements."""
+        return self.pk is not None and self.payment_lines.exists()
+
+    def clean(self) -> None:
+        super().clean()
+        if _changed(self, ["code"]) and self.has_been_paid:
+            raise ValidationError({"code": AGENCY_CODE_FIXED})
 
 
 class Service(BilingualName):
@@ -56,6 +92,18 @@ class Service(BilingualName):
                 ),
             )
         ]
+
+    @property
+    def has_been_paid(self) -> bool:
+        return self.pk is not None and self.payments.exists()
+
+    def clean(self) -> None:
+        super().clean()
+        changed = _changed(self, ["code", "agency_id"])
+        if changed and self.has_been_paid:
+            raise ValidationError(
+                {("agency" if name == "agency_id" else name): SERVICE_FIXED for name in changed}
+            )
 
 
 class FeeSchedule(models.Model):
