@@ -232,6 +232,7 @@ class RequestKind(models.TextChoices):
     TOP_UP_FLOAT = "top_up_float", _("Float top-up")
     CLOSE = "close", _("Close sign-off")
     VOID = "void", _("Void")
+    CARD_MOVE = "card_move", _("Card balance move")
 
 
 class Request(models.Model):

@@ -109,6 +109,18 @@ class CardTopUpForm(KeyedForm):
 
 class CardReplaceForm(KeyedForm):
     card_number = DigitsField(label=_("Lost card number"), max_length=24)
+    proof_code = DigitsField(
+        label=_("Code sent to the citizen's mobile"),
+        max_length=12,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "dir": "ltr", "autocomplete": "off"}),
+    )
+    proof_pin = PinField(
+        label=_("Or the lost card's PIN"),
+        max_length=8,
+        required=False,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
     pin = PinField(
         label=_("PIN of the new card (4 digits)"), max_length=8, widget=forms.PasswordInput
     )

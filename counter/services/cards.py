@@ -26,12 +26,14 @@ from counter.checkdigit import luhn_valid, new_reference, random_with_check_digi
 from counter.errors import CardUnusable, WrongPin
 from counter.models import Citizen, PrepaidCard, TopUp
 from float_management import services as till
+from float_management import signals
 from float_management.errors import InvalidAmount, InvalidState, NotAllowed
 from float_management.idempotency import run_once
 from float_management.ledger import account_for, check_amount, transfer_post
-from float_management.models import AccountKind, TransferKind
+from float_management.models import AccountKind, Request, RequestKind, TransferKind
 from float_management.money import format_amount
 from float_management.retry import retry_on_conflict
+from float_management.services import APPROVAL_HANDLERS
 
 CARD_PREFIX = "6280"  # an invented issuer prefix for the network's service cards
 _PIN_HASH = "hmac-sha256"
@@ -233,42 +235,154 @@ def card_top_up(*, agent, card_number: str, amount: int, idempotency_key: str) -
         )
 
 
+def _check_citizen_proof(*, agent, card: PrepaidCard, proof_pin: str, proof_code: str) -> None:
+    """The card's holder proves it is them: the card's PIN, or a code to their linked mobile.
+
+    Each wrong try is counted (and committed) as at a payment: wrong PINs lock the card,
+    wrong codes burn the code.
+    """
+    from counter.services.citizens import otp_confirm
+
+    if proof_code:
+        otp_confirm(agent=agent, citizen=card.citizen, code=proof_code)
+    elif proof_pin:
+        card_check_pin(card_number=card.number, pin=proof_pin)
+    else:
+        raise WrongPin(
+            _(
+                "The citizen must prove it is them: the lost card's PIN, or the code sent to "
+                "their mobile."
+            )
+        )
+
+
+def _raise_card_move(*, agent, session, old: PrepaidCard, new: PrepaidCard) -> Request | None:
+    """Ask a supervisor to move the blocked card's balance to its replacement (four eyes)."""
+    balance = old.account.balance
+    if balance <= 0:
+        return None
+    request = Request.objects.create(
+        kind=RequestKind.CARD_MOVE,
+        branch=session.branch,
+        session=session,
+        amount=balance,
+        reason=f"{old.masked_number} → {new.masked_number}",
+        subject_id=old.pk,
+        requested_by=agent,
+    )
+    transaction.on_commit(
+        lambda: signals.request_raised.send_robust(sender=Request, request=request)
+    )
+    return request
+
+
 @retry_on_conflict
-def card_replace(*, agent, card_number: str, new_pin: str, idempotency_key: str) -> PrepaidCard:
-    """Block a lost card and move its whole balance to a new card for the same citizen."""
+def card_replace(
+    *,
+    agent,
+    card_number: str,
+    new_pin: str,
+    proof_pin: str = "",
+    proof_code: str = "",
+    idempotency_key: str,
+) -> PrepaidCard:
+    """Block a lost card, issue its replacement, and ask a supervisor to move the balance.
+
+    Money leaves the citizen's card, so it needs the citizen's proof (the old PIN
+    or a code to their linked mobile) and a second person: the new card starts
+    empty and the balance moves when a supervisor of the branch approves. A card
+    blocked earlier whose move was refused can be asked again (same proof).
+    """
     new_pin = _check_pin_format(new_pin)
     if not can(agent, Action.OPERATE_COUNTER):
         raise NotAllowed(_("Only counter agents replace cards."))
+    with transaction.atomic():
+        card = _card_locked(card_number)
+    if card.status == PrepaidCard.Status.ACTIVE:
+        _check_citizen_proof(agent=agent, card=card, proof_pin=proof_pin, proof_code=proof_code)
+    elif not proof_code:
+        raise WrongPin(_("This card is blocked: the citizen proves it is them with a code."))
+    else:
+        _check_citizen_proof(agent=agent, card=card, proof_pin="", proof_code=proof_code)
 
     def work() -> PrepaidCard:
+        session = till.till_session_open_locked(agent)
         old = _card_locked(card_number)
-        if old.status != PrepaidCard.Status.ACTIVE:
-            raise CardUnusable(_("This card is already blocked."))
-        new = _new_card(agent=agent, citizen=old.citizen, pin=new_pin)
-        old.status = PrepaidCard.Status.BLOCKED
-        old.replaced_by = new
-        old.save(update_fields=["status", "replaced_by"])
-        balance = old.account.balance
-        if balance:
-            transfer_post(
-                kind=TransferKind.CARD_MOVE,
-                legs=[(old.account, balance), (new.account, -balance)],
-                created_by=agent,
-                memo=f"{old.masked_number} → {new.masked_number}",
-                # Card money belongs to no branch; the agent's own stream keeps it off
-                # a national chain.
-                audit_stream=audit_log.user_stream(agent.pk),
-            )
+        if old.status == PrepaidCard.Status.ACTIVE:
+            new = _new_card(agent=agent, citizen=old.citizen, pin=new_pin)
+            old.status = PrepaidCard.Status.BLOCKED
+            old.replaced_by = new
+            old.save(update_fields=["status", "replaced_by"])
+        else:
+            new = card_live_replacement(old.pk)
+            if Request.objects.filter(
+                kind=RequestKind.CARD_MOVE, subject_id=old.pk, decision__isnull=True
+            ).exists():
+                raise InvalidState(_("A move of this card's balance is already waiting."))
+            if old.account.balance <= 0:
+                raise CardUnusable(_("This card is already blocked and holds nothing."))
+        move = _raise_card_move(agent=agent, session=session, old=old, new=new)
+        audit_log.append(
+            stream=audit_log.till_stream(session.pk),
+            action="card.replaced",
+            actor=agent,
+            object_type="card",
+            object_id=old.pk,
+            branch=session.branch_id,
+            data={
+                "old": old.masked_number,
+                "new": new.masked_number,
+                "citizen": old.citizen_id,
+                "proof": "code" if proof_code else "pin",
+                "move_request": move.pk if move else None,
+                "balance": old.account.balance,
+            },
+        )
         return new
 
     with transaction.atomic():
         return run_once(
             key=idempotency_key,
             action="card_replace",
-            payload={"agent": agent.pk, "card": card_number},
+            payload={"agent": agent.pk, "card": card_number, "proof": bool(proof_code)},
             work=work,
             load=lambda pk: PrepaidCard.objects.get(pk=pk),
         )
+
+
+def card_pending_move(card: PrepaidCard) -> Request | None:
+    """The balance move waiting for a supervisor, from the card `card` replaced."""
+    replaced = getattr(card, "replaces", None)
+    if replaced is None:
+        return None
+    return Request.objects.filter(
+        kind=RequestKind.CARD_MOVE, subject_id=replaced.pk, decision__isnull=True
+    ).first()
+
+
+def _approve_card_move(request: Request, supervisor, **_kwargs):
+    """Move what the blocked card holds now to the card that replaces it."""
+    old = (
+        PrepaidCard.objects.select_for_update(of=("self", "account"))
+        .select_related("account")
+        .get(pk=request.subject_id)
+    )
+    new = card_live_replacement(old.pk)
+    balance = old.account.balance
+    if old.status != PrepaidCard.Status.BLOCKED or new.pk == old.pk:
+        raise InvalidState(_("This card has not been replaced."))
+    if balance <= 0:
+        raise InvalidState(_("The blocked card holds nothing to move."))
+    return transfer_post(
+        kind=TransferKind.CARD_MOVE,
+        legs=[(old.account, balance), (new.account, -balance)],
+        created_by=supervisor,
+        memo=f"{old.masked_number} → {new.masked_number}",
+        session=request.session,  # locked by request_decide
+    )
+
+
+APPROVAL_HANDLERS[RequestKind.CARD_MOVE] = _approve_card_move
 
 
 @transaction.atomic

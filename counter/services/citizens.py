@@ -276,6 +276,29 @@ def otp_send(*, agent, citizen: Citizen, mobile: str | None = None) -> OtpChalle
     return challenge
 
 
+def otp_send_to_bound_mobile(*, agent, citizen: Citizen) -> OtpChallenge:
+    """Send a code to the mobile already linked to the citizen: their proof that it is them."""
+    if not (citizen.mobile and citizen.mobile_verified_at):
+        raise OtpUnavailable(
+            _("This citizen has no verified mobile: link one on the citizen's page first.")
+        )
+    return otp_send(agent=agent, citizen=citizen, mobile=citizen.mobile)
+
+
+@retry_on_conflict
+def otp_confirm(*, agent, citizen: Citizen, code: str) -> None:
+    """The citizen proves it is them with the code sent to their linked mobile.
+
+    Only a code sent to the mobile already linked counts: a code to any other
+    number (one the agent typed) proves nothing. Wrong codes count as in otp_verify.
+    """
+    if not (citizen.mobile and citizen.mobile_verified_at):
+        raise OtpUnavailable(
+            _("This citizen has no verified mobile: link one on the citizen's page first.")
+        )
+    _otp_take(agent=agent, citizen=citizen, code=code, mobile=citizen.mobile)
+
+
 @retry_on_conflict
 def otp_verify(*, agent, citizen: Citizen, code: str) -> Citizen:
     """Link the citizen to the mobile their latest code went to, if `code` is that code.
@@ -283,6 +306,11 @@ def otp_verify(*, agent, citizen: Citizen, code: str) -> Citizen:
     A wrong code counts against the challenge, and that count is committed
     even though the call then raises: five wrong codes burn it.
     """
+    return _otp_take(agent=agent, citizen=citizen, code=code, mobile=None)
+
+
+def _otp_take(*, agent, citizen: Citizen, code: str, mobile: str | None) -> Citizen:
+    """Use the citizen's latest code; link its mobile unless `mobile` (a proof) is given."""
     _require_agent(agent)
     typed = re.sub(r"[\s\-]", "", normalize_digits(code or ""))
     if not re.fullmatch(rf"[0-9]{{{OTP_DIGITS}}}", typed):
@@ -296,7 +324,7 @@ def otp_verify(*, agent, citizen: Citizen, code: str) -> Citizen:
             .first()
         )
         now = timezone.now()
-        if challenge is None:
+        if challenge is None or (mobile is not None and challenge.mobile != mobile):
             failure = OtpUnavailable(_("No code was sent to this citizen. Send a code first."))
         elif challenge.verified_at is not None:
             if challenge.expires_at > now and _code_matches(challenge, typed):
@@ -326,6 +354,8 @@ def otp_verify(*, agent, citizen: Citizen, code: str) -> Citizen:
         else:
             challenge.verified_at = now
             challenge.save(update_fields=["verified_at"])
+            if mobile is not None:
+                return citizen
             citizen.mobile = challenge.mobile
             citizen.mobile_verified_at = now
             citizen.save(update_fields=["mobile", "mobile_verified_at"])

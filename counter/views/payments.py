@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from agents.digits import normalize_digits
 from agents.permissions import Action, get_scoped_or_404, require
+from counter.errors import CardUnusable
 from counter.forms.payments import (
     CardIssueForm,
     CardNumberForm,
@@ -27,8 +28,11 @@ from counter.models import Citizen, Payment, PrepaidCard, Service
 from counter.services import cards as card_services
 from counter.services import payments as payment_services
 from counter.services.catalog import references_clean, service_quote
+from counter.services.citizens import otp_send_to_bound_mobile
 from float_management.errors import DomainError
 from float_management.selectors import session_active_for
+
+_ISSUED_CARD = "counter.issued_card"  # session key: the card just issued, shown once
 
 
 def _id_from(raw: str | None) -> int | None:
@@ -220,11 +224,18 @@ def card_issue(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, _("Card issued: %(number)s") % {"number": f"\u2066{grouped}\u2069"}
             )
-            return redirect(f"{request.path}?citizen={citizen.pk}&issued={card.pk}")
+            # The full number is shown once, to the agent who issued it: the page after
+            # the redirect takes it from their session, never from the address.
+            request.session[_ISSUED_CARD] = card.pk
+            return redirect(f"{request.path}?citizen={citizen.pk}")
         except DomainError as error:
             form.add_error(None, str(error))
-    issued_pk = _id_from(request.GET.get("issued"))
-    issued = None if issued_pk is None else citizen.cards.filter(pk=issued_pk).first()
+    issued_pk = request.session.pop(_ISSUED_CARD, None)
+    issued = (
+        None
+        if issued_pk is None
+        else citizen.cards.filter(pk=issued_pk, issued_by=request.user).first()
+    )
     return render(
         request,
         "counter/payments/card_issue.html",
@@ -237,7 +248,11 @@ def _card_action(request: HttpRequest, form_class, prefix: str, call, done: str)
     form = form_class(request.POST, prefix=prefix)
     if form.is_valid():
         try:
-            return _cards_page(request, **{done: call(form.cleaned_data)})
+            result = call(form.cleaned_data)
+            extra = {done: result}
+            if done == "replaced":
+                extra["replaced_move"] = card_services.card_pending_move(result)
+            return _cards_page(request, **extra)
         except DomainError as error:
             form.add_error(None, str(error))
     return _cards_page(request, **{f"{prefix}_form": form})
@@ -283,6 +298,8 @@ def card_balance(request: HttpRequest) -> HttpResponse:
 @require_POST
 @require(Action.OPERATE_COUNTER)
 def card_replace(request: HttpRequest) -> HttpResponse:
+    if "send_code" in request.POST:
+        return _card_replace_send_code(request)
     return _card_action(
         request,
         CardReplaceForm,
@@ -291,10 +308,39 @@ def card_replace(request: HttpRequest) -> HttpResponse:
             agent=request.user,
             card_number=data["card_number"],
             new_pin=data["pin"],
+            proof_pin=data["proof_pin"],
+            proof_code=data["proof_code"],
             idempotency_key=data["idempotency_key"],
         ),
         "replaced",
     )
+
+
+def _card_replace_send_code(request: HttpRequest) -> HttpResponse:
+    """Send the lost card's holder a code to their linked mobile (their proof)."""
+    form = CardReplaceForm(request.POST, prefix="replace")
+    form.is_valid()  # only the card number is needed here; the rest is typed next
+    number = form.cleaned_data.get("card_number", "")
+    sent_to = None
+    try:
+        card = (
+            PrepaidCard.objects.select_related("citizen")
+            .filter(number=card_services.normalize_card_number(number))
+            .first()
+        )
+        if card is None:
+            raise CardUnusable(_("No card has that number."))
+        challenge = otp_send_to_bound_mobile(agent=request.user, citizen=card.citizen)
+        sent_to = challenge.mobile[-2:]
+    except DomainError as error:
+        form = CardReplaceForm(prefix="replace", initial={"card_number": number})
+        form.add_error(None, str(error))
+    except ValidationError as error:
+        form = CardReplaceForm(prefix="replace", initial={"card_number": number})
+        _add_errors(form, error)
+    else:
+        form = CardReplaceForm(prefix="replace", initial={"card_number": number})
+    return _cards_page(request, replace_form=form, code_sent_to=sent_to)
 
 
 @require_http_methods(["GET", "POST"])

@@ -182,6 +182,29 @@ def test_issuing_a_card_from_the_citizens_page(client, agent_a, citizen, open_ti
     response = client.post(url, {"pin": "١٢٣٤", "citizen": citizen.pk, "idempotency_key": _key()})
     assert response.status_code == 302
     assert citizen.cards.count() == 1
+    card = citizen.cards.get()
+
+    shown = client.get(response.url)
+    again = client.get(response.url)
+
+    grouped = " ".join(card.number[i : i + 4] for i in range(0, 16, 4))
+    assert grouped in shown.content.decode()  # once, to the agent who issued it
+    assert grouped not in again.content.decode()
+    assert card.number[-4:] not in again.content.decode()
+
+
+def test_a_cards_full_number_is_never_shown_to_another_agent(
+    client, agent_a, agent_b, citizen, open_till
+):
+    """The finding: `?issued=<card id>` showed any citizen's card number to any agent."""
+    card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
+    client.force_login(agent_b)
+
+    response = client.get(reverse("counter:card_issue"), {"citizen": citizen.pk, "issued": card.pk})
+
+    html = response.content.decode()
+    assert card.number[-4:] not in html  # the last four only would be allowed; not even those
+    assert " ".join(card.number[i : i + 4] for i in range(0, 8, 4)) not in html
 
 
 def test_a_supervisor_unlocks_a_card(client, supervisor_a, agent_a, citizen, open_till):
@@ -195,25 +218,69 @@ def test_a_supervisor_unlocks_a_card(client, supervisor_a, agent_a, citizen, ope
     assert not card.is_locked
 
 
-def test_a_lost_card_is_replaced_from_the_cards_page(client, agent_a, citizen, open_till):
+def test_a_lost_card_is_replaced_from_the_cards_page(
+    client, agent_a, supervisor_a, citizen, open_till
+):
     card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
+    cards.card_top_up(agent=agent_a, card_number=card.number, amount=5_000, idempotency_key=_key())
     client.force_login(agent_a)
-    response = client.post(
-        reverse("counter:card_replace"),
-        {
-            "replace-card_number": card.number,
-            "replace-pin": "4321",
-            "replace-idempotency_key": _key(),
-        },
-    )
+    data = {
+        "replace-card_number": card.number,
+        "replace-proof_pin": "1234",
+        "replace-pin": "4321",
+        "replace-idempotency_key": _key(),
+    }
+    response = client.post(reverse("counter:card_replace"), data)
     new = response.context["replaced"]
     assert new.citizen == citizen and new.number != card.number
+    assert response.context["replaced_move"].amount == 5_000
+    assert "50.00" in response.content.decode()  # what waits for the supervisor, not "0.00"
     response = client.post(
-        reverse("counter:card_replace"),
-        {
-            "replace-card_number": card.number,
-            "replace-pin": "4321",
-            "replace-idempotency_key": _key(),
-        },
+        reverse("counter:card_replace"), {**data, "replace-idempotency_key": _key()}
     )
     assert response.context["replace_form"].non_field_errors()
+
+
+def test_a_lost_card_is_not_replaced_without_the_citizens_proof(
+    client, agent_a, citizen, open_till
+):
+    """The finding: the card number alone moved the whole balance to the agent's card."""
+    card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
+    cards.card_top_up(agent=agent_a, card_number=card.number, amount=5_000, idempotency_key=_key())
+    client.force_login(agent_a)
+
+    for proof in ({}, {"replace-proof_pin": "9999"}, {"replace-proof_code": "123456"}):
+        response = client.post(
+            reverse("counter:card_replace"),
+            {
+                "replace-card_number": card.number,
+                "replace-pin": "4321",
+                "replace-idempotency_key": _key(),
+                **proof,
+            },
+        )
+        assert response.context["replace_form"].non_field_errors(), proof
+
+    card.refresh_from_db()
+    assert card.status == "active" and citizen.cards.count() == 1
+    assert card.account.balance == 5_000
+
+
+def test_the_code_for_a_card_replacement_goes_to_the_citizens_linked_mobile(
+    client, agent_a, citizen, open_till, django_capture_on_commit_callbacks
+):
+    from counter.models import SmsMessage
+
+    card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
+    client.force_login(agent_a)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("counter:card_replace"),
+            {"replace-card_number": card.number, "send_code": "1"},
+        )
+
+    assert response.status_code == 200
+    assert response.context["code_sent_to"] == citizen.mobile[-2:]
+    sms = SmsMessage.objects.get()
+    assert sms.to == citizen.mobile

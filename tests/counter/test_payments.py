@@ -261,46 +261,138 @@ def test_a_bad_card_number_is_refused(agent_a, open_till):
         )
 
 
-def test_a_lost_card_is_blocked_and_its_balance_moves_to_the_new_one(
-    agent_a, fixed_service, citizen, card
-):
-    new = cards.card_replace(
-        agent=agent_a, card_number=card.number, new_pin="4321", idempotency_key=_key()
+def _replace(agent, card, *, proof_pin="1234", proof_code="", key=None):
+    return cards.card_replace(
+        agent=agent,
+        card_number=card.number,
+        new_pin="4321",
+        proof_pin=proof_pin,
+        proof_code=proof_code,
+        idempotency_key=key or _key(),
     )
+
+
+def _approve_move(supervisor, card):
+    from float_management.models import Request
+    from float_management.services import request_decide
+
+    request = Request.objects.get(kind="card_move", subject_id=card.pk, decision__isnull=True)
+    return request_decide(request=request, supervisor=supervisor, approve=True)
+
+
+def test_a_lost_card_is_blocked_and_its_balance_moves_to_the_new_one_once_approved(
+    agent_a, supervisor_a, fixed_service, citizen, card, open_till
+):
+    new = _replace(agent_a, card)
     card.refresh_from_db()
-    card.account.refresh_from_db()
-    new.account.refresh_from_db()
     assert card.status == PrepaidCard.Status.BLOCKED and card.replaced_by == new
-    assert (card.account.balance, new.account.balance) == (0, 10_000)
     with pytest.raises(cards.CardUnusable):
         _card_pay(agent_a, fixed_service, citizen, card)
+    new.account.refresh_from_db()
+    assert new.account.balance == 0  # nothing moves before a second person approves
+
+    _approve_move(supervisor_a, card)
+
+    card.account.refresh_from_db()
+    new.account.refresh_from_db()
+    assert (card.account.balance, new.account.balance) == (0, 10_000)
     assert _card_pay(agent_a, fixed_service, citizen, new, pin="4321").card_balance_after == 4_550
     assert ledger_verify().ok
 
 
-def test_one_key_pays_once_whatever_the_method(agent_a, fixed_service, citizen, card, open_till):
-    """A lost response retried by card must not make the citizen pay a second time."""
-    key = _key()
-    first = _cash(agent_a, fixed_service, citizen, key=key)
+def test_a_card_is_not_replaced_without_the_citizens_proof(agent_a, citizen, card, open_till):
+    with pytest.raises(WrongPin):
+        _replace(agent_a, card, proof_pin="")
+    with pytest.raises(WrongPin):
+        _replace(agent_a, card, proof_pin="9999")
+    card.refresh_from_db()
+    assert card.status == PrepaidCard.Status.ACTIVE and card.failed_pin_attempts == 1
+    assert PrepaidCard.objects.count() == 1
 
-    with pytest.raises(IdempotencyConflict):
-        _card_pay(agent_a, fixed_service, citizen, card, key=key)
 
-    assert Payment.objects.get() == first
+def _sent_code(capture, send) -> str:
+    import re
+
+    from counter.models import SmsMessage
+
+    with capture(execute=True):
+        send()
+    return re.search(r"(?<!\d)(\d{6})(?!\d)", SmsMessage.objects.last().body).group(1)
+
+
+def test_a_code_to_another_number_proves_nothing(
+    agent_a, citizen, card, open_till, django_capture_on_commit_callbacks
+):
+    """An agent who sends a code to their own phone cannot use it as the citizen's proof."""
+    from counter.models import OtpChallenge
+    from counter.services import citizens
+
+    code = _sent_code(
+        django_capture_on_commit_callbacks,
+        lambda: citizens.otp_send(agent=agent_a, citizen=citizen, mobile="01198765432"),
+    )
+    assert OtpChallenge.objects.get().mobile != citizen.mobile
+
+    with pytest.raises(citizens.OtpUnavailable):
+        _replace(agent_a, card, proof_pin="", proof_code=code)
+
+    card.refresh_from_db()
+    assert card.status == PrepaidCard.Status.ACTIVE
+
+
+def test_a_code_to_the_linked_mobile_proves_it_is_the_citizen(
+    agent_a, supervisor_a, citizen, card, open_till, django_capture_on_commit_callbacks
+):
+    from counter.services import citizens
+
+    code = _sent_code(
+        django_capture_on_commit_callbacks,
+        lambda: citizens.otp_send_to_bound_mobile(agent=agent_a, citizen=citizen),
+    )
+
+    new = _replace(agent_a, card, proof_pin="", proof_code=code)
+    _approve_move(supervisor_a, card)
+
+    new.account.refresh_from_db()
+    assert new.account.balance == 10_000
+
+
+def test_the_agent_who_asked_cannot_approve_the_balance_move(agent_a, citizen, card, open_till):
+    from float_management.errors import NotAllowed
+
+    _replace(agent_a, card)
+
+    with pytest.raises(NotAllowed):
+        _approve_move(agent_a, card)
+
     card.account.refresh_from_db()
     assert card.account.balance == 10_000
+
+
+def test_a_refused_move_can_be_asked_again_with_a_new_code(
+    agent_a, supervisor_a, citizen, card, open_till, django_capture_on_commit_callbacks
+):
+    from counter.services import citizens
+    from float_management.models import Request
+    from float_management.services import request_decide
+
+    new = _replace(agent_a, card)
+    request = Request.objects.get(kind="card_move")
+    request_decide(request=request, supervisor=supervisor_a, approve=False, reason="check ID")
+    with pytest.raises(WrongPin):  # blocked: the old PIN no longer proves anything
+        _replace(agent_a, card)
+    code = _sent_code(
+        django_capture_on_commit_callbacks,
+        lambda: citizens.otp_send_to_bound_mobile(agent=agent_a, citizen=citizen),
+    )
+
+    again = _replace(agent_a, card, proof_pin="", proof_code=code)
+    _approve_move(supervisor_a, card)
+
+    assert again == new
+    new.account.refresh_from_db()
+    assert new.account.balance == 10_000
     assert ledger_verify().ok
-
-
-def test_a_payment_key_cannot_be_used_again_for_a_top_up(agent_a, fixed_service, citizen, card):
-    key = _key()
-    _card_pay(agent_a, fixed_service, citizen, card, key=key)
-
-    with pytest.raises(IdempotencyConflict):
-        cards.card_top_up(agent=agent_a, card_number=card.number, amount=100, idempotency_key=key)
-
-    card.account.refresh_from_db()
-    assert card.account.balance == 10_000 - 5_450
 
 
 # --- Voids -----------------------------------------------------------------------------
@@ -368,9 +460,8 @@ def test_a_void_of_a_card_payment_refunds_the_cards_replacement(
     from float_management.services import request_decide
 
     payment = _card_pay(agent_a, fixed_service, citizen, card)
-    new = cards.card_replace(
-        agent=agent_a, card_number=card.number, new_pin="4321", idempotency_key=_key()
-    )
+    new = _replace(agent_a, card)
+    _approve_move(supervisor_a, card)
     request = payments.void_request(
         agent=agent_a, payment=payment, reason="x", idempotency_key=_key()
     )
