@@ -23,6 +23,12 @@ So each chain covers what is already serialised, or is naturally sequential:
 UNIQUE(stream, seq) makes a fork impossible: of two appends that read the
 same head, the second insert fails (on PostgreSQL it waits for the first to
 commit, then fails) and `retry_on_conflict` runs its transaction again.
+
+The head is read from `StreamHead`, which a trigger moves forward with every
+insert and which never moves back, not from the stream's last entry: if
+entries are deleted behind the app's back, the next append still follows the
+head, so the hole stays in the chain for `audit_verify` to report instead of
+being papered over by new entries numbered from what is left.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from audit import chain
-from audit.models import AuditEntry
+from audit.models import AuditEntry, StreamHead
 from float_management.retry import retry_on_conflict
 
 logger = logging.getLogger(__name__)
@@ -71,13 +77,13 @@ def login_stream(username: str) -> str:
     return f"login:{username[:100]}"
 
 
-def _last(stream: str):
-    return AuditEntry.objects.filter(stream=stream).order_by("-seq")
+def _head_row(stream: str):
+    return StreamHead.objects.filter(stream=stream)
 
 
 def head_of(stream: str) -> Head:
-    """The stream's head, read now (one SELECT on the (stream, seq) index)."""
-    row = _last(stream).values_list("seq", "hash").first()
+    """The stream's head, read now (one SELECT by primary key)."""
+    row = _head_row(stream).values_list("seq", "hash").first()
     return Head(stream) if row is None else Head(stream, row[0], row[1])
 
 
@@ -90,8 +96,8 @@ def head_annotations(stream: str) -> dict[str, Subquery]:
     is retried), just slower.
     """
     return {
-        "audit_head_seq": Subquery(_last(stream).values("seq")[:1]),
-        "audit_head_hash": Subquery(_last(stream).values("hash")[:1]),
+        "audit_head_seq": Subquery(_head_row(stream).values("seq")),
+        "audit_head_hash": Subquery(_head_row(stream).values("hash")),
     }
 
 

@@ -84,3 +84,26 @@ class AuditEntry(models.Model):
     @property
     def hash_matches(self) -> bool:
         return self.computed_hash() == self.hash
+
+
+class StreamHead(models.Model):
+    """The last seq and hash of each stream, kept by the database itself.
+
+    A trigger on the audit table moves the head forward in the same statement
+    as each insert (so an append costs no extra round trip), and it runs as the
+    tables' owner: the app's role can read heads but not write them. On
+    PostgreSQL heads never move back and are never deleted or truncated, so a
+    stream whose last entries (or all of them) disappear still has a head
+    saying how far it went, which `audit_verify` compares with the entries.
+    """
+
+    stream = models.CharField(_("stream"), max_length=120, primary_key=True)
+    seq = models.PositiveBigIntegerField(_("sequence"))
+    hash = models.CharField(_("hash"), max_length=64)
+
+    class Meta:
+        verbose_name = _("audit stream head")
+        verbose_name_plural = _("audit stream heads")
+
+    def __str__(self) -> str:
+        return f"{self.stream} #{self.seq}"

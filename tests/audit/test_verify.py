@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 
 from audit import log
-from audit.models import AuditEntry
+from audit.models import AuditEntry, StreamHead
 from audit.verify import audit_verify
 from tests.audit.conftest import trigger_off
 
@@ -145,4 +145,151 @@ def test_postgresql_refuses_to_change_or_delete_an_entry(five, sql):
         connection.cursor() as cursor,
     ):
         cursor.execute(sql)
+    assert AuditEntry.objects.filter(action="test.event").count() == 7
+
+
+# --- Stream heads: what is gone from the end of a stream, or the whole stream --------
+
+
+def test_every_stream_has_a_head_at_its_last_entry(five):
+    for stream in (STREAM, "test:other"):
+        last = AuditEntry.objects.filter(stream=stream).latest("seq")
+        head = StreamHead.objects.get(stream=stream)
+        assert (head.seq, head.hash) == (last.seq, last.hash)
+
+
+def test_a_deleted_tail_is_reported(five):
+    with trigger_off():
+        AuditEntry.objects.filter(stream=STREAM, seq__gte=4).delete()
+
+    broken = _only_break()
+    assert (broken.stream, broken.seq, broken.kind) == (STREAM, 4, "tail_deleted")
+    _out, err, error = _run()
+    assert error is not None
+    assert (
+        f"stream {STREAM}: first broken link at seq 4: entries deleted at the end: "
+        "the stream's head says seq 5, the entries stop at seq 3" in err
+    )
+
+
+def test_a_deleted_stream_is_reported(five):
+    with trigger_off():
+        AuditEntry.objects.filter(stream="test:other").delete()
+
+    broken = _only_break()
+    assert (broken.stream, broken.seq, broken.kind) == ("test:other", 1, "stream_deleted")
+    out, err, error = _run()
+    assert error is not None
+    assert "Checked 5 entries in 2 streams." in out
+    assert "stream deleted: its head says seq 2, no entry of it is left" in err
+
+
+def test_a_deleted_stream_is_reported_when_checked_alone(five):
+    with trigger_off():
+        AuditEntry.objects.filter(stream="test:other").delete()
+    report = audit_verify(stream="test:other")
+    assert [(b.stream, b.kind) for b in report.breaks] == [("test:other", "stream_deleted")]
+    assert audit_verify(stream=STREAM).ok
+
+
+def test_appends_after_a_deleted_tail_leave_the_hole_visible(five):
+    with trigger_off():
+        AuditEntry.objects.filter(stream=STREAM, seq__gte=4).delete()
+    # The app goes on: the next entry follows the head, not what is left of the stream.
+    entry = _append_after(STREAM)
+    assert entry.seq == 6
+
+    broken = _only_break()
+    assert (broken.stream, broken.seq, broken.kind) == (STREAM, 4, "missing")
+
+
+def test_a_last_entry_rewritten_with_a_fresh_hash_is_caught_by_the_head(five):
+    entry = AuditEntry.objects.get(stream=STREAM, seq=5)
+    entry.data = {"n": 555}
+    with trigger_off():
+        AuditEntry.objects.filter(pk=entry.pk).update(data=entry.data, hash=entry.computed_hash())
+
+    broken = _only_break()
+    assert (broken.stream, broken.seq, broken.kind) == (STREAM, 5, "last_replaced")
+
+
+def test_entries_past_the_head_are_reported(five):
+    with trigger_off():
+        StreamHead.objects.filter(stream=STREAM).update(
+            seq=3, hash=AuditEntry.objects.get(stream=STREAM, seq=3).hash
+        )
+    broken = _only_break()
+    assert (broken.stream, broken.seq, broken.kind) == (STREAM, 4, "past_head")
+
+
+def test_a_stream_without_a_head_is_reported(five):
+    with trigger_off():
+        StreamHead.objects.filter(stream=STREAM).delete()
+    broken = _only_break()
+    assert (broken.stream, broken.kind) == (STREAM, "no_head")
+
+
+def _append_after(stream):
+    with transaction.atomic():
+        return log.append(stream=stream, action="test.event", data={"n": "after"})
+
+
+# --- PostgreSQL: TRUNCATE refused; heads only move forward ----------------------------
+
+TRUNCATE_REFUSED = [
+    "audit_auditentry",
+    "audit_streamhead",
+    "float_management_transfer",
+    "float_management_entry",
+]
+
+
+def _no_pending_checks():
+    """Run the test's deferred foreign-key checks now: TRUNCATE refuses to run before them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("table", TRUNCATE_REFUSED)
+def test_postgresql_refuses_to_truncate_the_log_its_heads_and_the_ledger(five, table):
+    _no_pending_checks()
+    with (
+        pytest.raises(IntegrityError, match=f"{table} is never truncated"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f"TRUNCATE {table} CASCADE")
+    assert AuditEntry.objects.filter(action="test.event").count() == 7
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("UPDATE audit_streamhead SET seq = seq - 1", "only moves forward"),
+        ("UPDATE audit_streamhead SET stream = 'test:elsewhere'", "only moves forward"),
+        ("DELETE FROM audit_streamhead", "never deleted"),
+    ],
+    ids=["back", "renamed", "delete"],
+)
+def test_postgresql_refuses_to_move_a_head_back_or_delete_it(five, sql, message):
+    with (
+        pytest.raises(IntegrityError, match=message),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
+    assert StreamHead.objects.get(stream=STREAM).seq == 5
+
+
+@pytest.mark.postgres
+def test_flush_is_refused_on_postgresql_outside_tests(five, monkeypatch):
+    from audit.management.commands import flush
+
+    monkeypatch.setattr(flush, "in_tests", lambda: False)
+    _no_pending_checks()
+    with pytest.raises(CommandError, match="couldn't be flushed") as refused:
+        call_command("flush", interactive=False, verbosity=0)
+    assert "is never truncated" in str(refused.value.__cause__)
     assert AuditEntry.objects.filter(action="test.event").count() == 7
