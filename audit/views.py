@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.http import require_GET
 
@@ -17,13 +18,19 @@ from audit.models import AuditEntry
 from audit.receivers import record_denial
 
 PER_PAGE = 50
+# Past this page the first row's offset no longer fits the databases' 64-bit integers.
+MAX_PAGE = (2**63 - 1) // PER_PAGE
 
 
 def _page_number(request: HttpRequest) -> int:
+    """The page asked for; 1 for anything but a number; no such page (404) past MAX_PAGE."""
     try:
-        return max(1, int(request.GET.get("page", "1")))
+        page = max(1, int(request.GET.get("page", "1")))
     except ValueError:
         return 1
+    if page > MAX_PAGE:
+        raise Http404(_("No such page."))
+    return page
 
 
 @require_GET
