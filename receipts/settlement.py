@@ -122,7 +122,7 @@ def _unsettled_agency_lines(business_day: date):
     )
 
 
-def _check_lines_match_the_ledger(lines, debits: dict[int, dict[int, int]]) -> None:
+def _check_lines_match_the_ledger(lines, owed: dict[int, int]) -> None:
     """Refuse unless each payable is owed what the payments' transfers credited it.
 
     A line says which account it credited; the ledger's entries say so too. They
@@ -137,10 +137,6 @@ def _check_lines_match_the_ledger(lines, debits: dict[int, dict[int, int]]) -> N
         .annotate(total=Sum("amount"))
         .order_by()
     )
-    owed: dict[int, int] = defaultdict(int)
-    for by_account in debits.values():
-        for account_id, amount in by_account.items():
-            owed[account_id] += amount
     if {pk: -total for pk, total in credited.items() if total} != dict(owed):
         raise InvalidState(
             _("The day's payment lines do not match the ledger; nothing was settled.")
@@ -163,14 +159,14 @@ def _settle(business_day: date, by) -> list[SettlementBatch]:
     debits: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for row in lines.values("agency_id", "account_id").annotate(amount=Sum("amount")).order_by():
         debits[row["agency_id"]][row["account_id"]] += row["amount"]
-    _check_lines_match_the_ledger(lines, debits)
-
-    # Lock every payable in id order before posting (transfer_post locks again,
-    # harmlessly): the batches' transfers then take no lock out of order.
-    owed = defaultdict(int)
+    owed: dict[int, int] = defaultdict(int)
     for by_account in debits.values():
         for account_id, amount in by_account.items():
             owed[account_id] += amount
+    _check_lines_match_the_ledger(lines, owed)
+
+    # Lock every payable in id order before posting (transfer_post locks again,
+    # harmlessly): the batches' transfers then take no lock out of order.
     for account in Account.objects.select_for_update().filter(pk__in=owed).order_by("pk"):
         if account.kind != AccountKind.PAYABLE or account.balance < owed[account.pk]:
             raise InvalidState(
