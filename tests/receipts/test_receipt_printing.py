@@ -276,12 +276,13 @@ def test_a_print_costs_a_fixed_number_of_queries(agent_a, payment, django_assert
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_prints_at_once_get_one_original_and_distinct_copy_numbers(agent_a, payment):
-    receipt = selectors.receipt_find(payment.reference)
+    """Four first prints at once (as four requests: each its own unsaved receipt)."""
     numbers, errors = [], []
     barrier = threading.Barrier(4)
 
     def worker():
         try:
+            receipt = selectors.receipt_find(payment.reference)
             barrier.wait()
             numbers.append(
                 services.receipt_print(user=agent_a, receipt=receipt, layout="roll").number
