@@ -90,6 +90,14 @@ class CardNumberForm(forms.Form):
     card_number = DigitsField(label=_("Card number"), max_length=24)
 
 
+class CardUnlockForm(CardNumberForm):
+    national_id = DigitsField(
+        label=_("Holder's national ID (from their ID card)"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "dir": "ltr", "autocomplete": "off"}),
+    )
+
+
 class CardIssueForm(KeyedForm):
     pin = PinField(
         label=_("New PIN (4 digits)"),

@@ -27,6 +27,10 @@ class PrepaidCard(models.Model):
     pin_hash = models.CharField(max_length=128)
     failed_pin_attempts = models.PositiveSmallIntegerField(default=0)
     locked_at = models.DateTimeField(_("locked at"), null=True, blank=True)
+    # Where the wrong PINs were typed: only a supervisor of that post office unlocks it.
+    locked_branch = models.ForeignKey(
+        Branch, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     status = models.CharField(
         _("status"), max_length=8, choices=Status.choices, default=Status.ACTIVE
     )

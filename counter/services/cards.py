@@ -145,7 +145,7 @@ def card_live_replacement(card_id: int) -> PrepaidCard:
     return card
 
 
-def card_check_pin(*, card_number: str, pin: str) -> None:
+def card_check_pin(*, card_number: str, pin: str, branch_id: int | None = None) -> None:
     """Check the PIN in a transaction of its own, so a wrong try is counted even when the
     payment that asked fails; the card locks after CARD_PIN_TRIES wrong tries."""
     wrong = False
@@ -169,7 +169,8 @@ def card_check_pin(*, card_number: str, pin: str) -> None:
         fields = ["failed_pin_attempts"]
         if card.failed_pin_attempts >= settings.CARD_PIN_TRIES:
             card.locked_at = timezone.now()
-            fields.append("locked_at")
+            card.locked_branch_id = branch_id
+            fields += ["locked_at", "locked_branch"]
         card.save(update_fields=fields)
         left = settings.CARD_PIN_TRIES - card.failed_pin_attempts
     if wrong:
@@ -246,7 +247,7 @@ def _check_citizen_proof(*, agent, card: PrepaidCard, proof_pin: str, proof_code
     if proof_code:
         otp_confirm(agent=agent, citizen=card.citizen, code=proof_code)
     elif proof_pin:
-        card_check_pin(card_number=card.number, pin=proof_pin)
+        card_check_pin(card_number=card.number, pin=proof_pin, branch_id=scope_of(agent).branch_id)
     else:
         raise WrongPin(
             _(
@@ -386,15 +387,44 @@ APPROVAL_HANDLERS[RequestKind.CARD_MOVE] = _approve_card_move
 
 
 @transaction.atomic
-def card_unlock(*, supervisor, card_number: str) -> PrepaidCard:
-    """A supervisor unlocks a card locked after wrong PINs (the citizen is in front of them)."""
+def card_unlock(*, supervisor, card_number: str, national_id: str) -> PrepaidCard:
+    """A supervisor of the post office where the card locked unlocks it, the holder present.
+
+    The holder shows their national ID card and the supervisor types its number:
+    it must be the card holder's. Each unlock gives three more PIN tries, so it is
+    audited (and counted on the boards).
+    """
     if not can(supervisor, Action.UNLOCK_CARD):
         raise NotAllowed(_("Only a branch supervisor can unlock a card."))
     number = normalize_card_number(card_number)
-    card = PrepaidCard.objects.select_for_update().filter(number=number).first()
+    card = (
+        PrepaidCard.objects.select_for_update(of=("self",))
+        .select_related("citizen")
+        .filter(number=number)
+        .first()
+    )
     if card is None:
         raise CardUnusable(_("No card has that number."))
+    branch_id = scope_of(supervisor).branch_id
+    if (card.locked_branch_id or card.issued_branch_id) != branch_id:
+        # Same answer as an unknown number: another post office's cards are not ours to probe.
+        raise CardUnusable(_("No card locked at this post office has that number."))
+    if not card.is_locked:
+        raise InvalidState(_("This card is not locked."))
+    typed = normalize_digits(str(national_id)).strip()
+    if not constant_time_compare(typed, card.citizen.national_id):
+        raise NotAllowed(_("That is not the card holder's national ID: the card stays locked."))
     card.locked_at = None
+    card.locked_branch = None
     card.failed_pin_attempts = 0
-    card.save(update_fields=["locked_at", "failed_pin_attempts"])
+    card.save(update_fields=["locked_at", "locked_branch", "failed_pin_attempts"])
+    audit_log.append(
+        stream=audit_log.user_stream(supervisor.pk),
+        action="card.unlocked",
+        actor=supervisor,
+        object_type="card",
+        object_id=card.pk,
+        branch=branch_id,
+        data={"card": card.masked_number, "citizen": card.citizen_id},
+    )
     return card

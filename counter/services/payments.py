@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from agents.permissions import scope_of
 from counter.checkdigit import new_reference
 from counter.errors import CitizenRequired
 from counter.models import Citizen, Payment, PaymentLine, PrepaidCard, Service
@@ -168,7 +169,9 @@ def payment_post_card(
     idempotency_key: str,
 ) -> Payment:
     """Charge a prepaid card (PIN checked first; wrong PINs count even though this fails)."""
-    card_services.card_check_pin(card_number=card_number, pin=pin)
+    card_services.card_check_pin(
+        card_number=card_number, pin=pin, branch_id=scope_of(agent).branch_id
+    )
 
     def work() -> Payment:
         card = card_services.card_usable_locked(card_number)

@@ -20,6 +20,7 @@ from counter.forms.payments import (
     CardNumberForm,
     CardReplaceForm,
     CardTopUpForm,
+    CardUnlockForm,
     PaymentForm,
     PinForm,
     VoidForm,
@@ -346,16 +347,18 @@ def _card_replace_send_code(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require(Action.UNLOCK_CARD)
 def card_unlock(request: HttpRequest) -> HttpResponse:
-    form = CardNumberForm(request.POST or None)
+    form = CardUnlockForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             card = card_services.card_unlock(
-                supervisor=request.user, card_number=form.cleaned_data["card_number"]
+                supervisor=request.user,
+                card_number=form.cleaned_data["card_number"],
+                national_id=form.cleaned_data["national_id"],
             )
             messages.success(request, _("Card %(card)s unlocked.") % {"card": card.masked_number})
             return redirect("counter:card_unlock")
         except DomainError as error:
-            form.add_error("card_number", str(error))
+            form.add_error(None, str(error))
     return render(request, "counter/payments/card_unlock.html", {"form": form})
 
 

@@ -210,9 +210,13 @@ def test_a_cards_full_number_is_never_shown_to_another_agent(
 def test_a_supervisor_unlocks_a_card(client, supervisor_a, agent_a, citizen, open_till):
     card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
     card.failed_pin_attempts, card.locked_at = 3, card.issued_at
+    card.locked_branch = agent_a.profile.branch
     card.save()
     client.force_login(supervisor_a)
-    response = client.post(reverse("counter:card_unlock"), {"card_number": card.number})
+    response = client.post(
+        reverse("counter:card_unlock"),
+        {"card_number": card.number, "national_id": citizen.national_id},
+    )
     assert response.status_code == 302
     card.refresh_from_db()
     assert not card.is_locked

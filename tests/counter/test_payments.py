@@ -175,25 +175,79 @@ def test_a_card_can_never_be_overspent(agent_a, fixed_service, citizen, card):
     assert card.account.balance == 10_000 - 5_450
 
 
+def _lock(agent, service, citizen, card):
+    for _ in range(3):
+        with pytest.raises(WrongPin):
+            _card_pay(agent, service, citizen, card, pin="9999")
+    card.refresh_from_db()
+
+
 def test_three_wrong_pins_lock_the_card_until_a_supervisor_unlocks(
     agent_a, supervisor_a, fixed_service, citizen, card
 ):
-    for _ in range(3):
-        with pytest.raises(WrongPin):
-            _card_pay(agent_a, fixed_service, citizen, card, pin="9999")
-    card.refresh_from_db()
+    _lock(agent_a, fixed_service, citizen, card)
     assert card.is_locked and card.failed_pin_attempts == 3
+    assert card.locked_branch == agent_a.profile.branch
     with pytest.raises(cards.CardUnusable):
         _card_pay(agent_a, fixed_service, citizen, card)  # even the right PIN
-    cards.card_unlock(supervisor=supervisor_a, card_number=card.number)
+    cards.card_unlock(
+        supervisor=supervisor_a, card_number=card.number, national_id=citizen.national_id
+    )
     assert _card_pay(agent_a, fixed_service, citizen, card).total == 5_450
 
 
-def test_an_agent_cannot_unlock_a_card(agent_a, card):
+def test_an_agent_cannot_unlock_a_card(agent_a, citizen, card):
     from float_management.errors import NotAllowed
 
     with pytest.raises(NotAllowed):
-        cards.card_unlock(supervisor=agent_a, card_number=card.number)
+        cards.card_unlock(
+            supervisor=agent_a, card_number=card.number, national_id=citizen.national_id
+        )
+
+
+def test_only_a_supervisor_of_the_post_office_where_it_locked_unlocks_a_card(
+    agent_a, supervisor_b, fixed_service, citizen, card
+):
+    """The finding: a supervisor of Giza unlocked a card locked at Attaba."""
+    _lock(agent_a, fixed_service, citizen, card)
+
+    with pytest.raises(cards.CardUnusable):
+        cards.card_unlock(
+            supervisor=supervisor_b, card_number=card.number, national_id=citizen.national_id
+        )
+
+    card.refresh_from_db()
+    assert card.is_locked
+
+
+def test_a_card_is_unlocked_only_with_the_holders_national_id(
+    agent_a, supervisor_a, fixed_service, citizen, card
+):
+    from float_management.errors import NotAllowed
+
+    _lock(agent_a, fixed_service, citizen, card)
+
+    with pytest.raises(NotAllowed):
+        cards.card_unlock(
+            supervisor=supervisor_a, card_number=card.number, national_id="29001010100023"
+        )
+
+    card.refresh_from_db()
+    assert card.is_locked
+
+
+def test_an_unlock_is_audited(agent_a, supervisor_a, fixed_service, citizen, card):
+    from audit.models import AuditEntry
+
+    _lock(agent_a, fixed_service, citizen, card)
+
+    cards.card_unlock(
+        supervisor=supervisor_a, card_number=card.number, national_id=citizen.national_id
+    )
+
+    entry = AuditEntry.objects.get(action="card.unlocked")
+    assert entry.actor_id == supervisor_a.pk and entry.object_id == str(card.pk)
+    assert entry.branch_id == supervisor_a.profile.branch_id
 
 
 def test_the_pin_is_stored_hashed(card):

@@ -85,7 +85,12 @@ POST: dict[str, tuple[str, tuple, dict, int | str]] = {
         {"replace-card_number": "{card}", "replace-pin": "4321", "replace-key": 1},
         405,
     ),
-    "counter:card_unlock": ("supervisor_a", (), {"card_number": "{card}"}, "form"),
+    "counter:card_unlock": (
+        "supervisor_a",
+        (),
+        {"card_number": "{card}", "national_id": "29001010100015"},
+        "form",
+    ),
     "settlement_run": ("head_office", (), {"business_day": "2026-01-01"}, 405),
     # Printing counts: the original, then copies. Only a POST prints.
     "receipt_print": ("agent_a", ("{payment}",), {"layout": "roll"}, 405),
