@@ -1,9 +1,9 @@
 from django.db import migrations
 
 # Appends only: the app never changes or deletes an entry, and on PostgreSQL the
-# database refuses to as well. (TRUNCATE, which the tests' flush uses, is not
-# refused; neither is a superuser who disables the trigger: audit_verify is what
-# notices that.)
+# database refuses to as well. (TRUNCATE is refused from 0003 on. A superuser
+# who disables the triggers is not refused: audit_verify, with the stream heads
+# of 0003, is what notices that.)
 APPEND_ONLY_SQL = """
 CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger AS $$
 BEGIN
