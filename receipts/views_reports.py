@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from agents.models import Branch, Governorate, Role
 from agents.permissions import Action, can, get_scoped_or_404, require, scope_of
 from float_management.errors import DomainError
-from float_management.models import TillSession
+from float_management.models import SessionStatus, TillSession
 from receipts import reports, settlement
 from receipts.businessdays import local_today
 from receipts.forms_reports import ReportDayForm, SettlementRunForm
@@ -55,6 +55,13 @@ def session_report(request: HttpRequest, pk: int) -> HttpResponse:
     if scope_of(request.user).role == Role.AGENT:
         sessions = sessions.filter(agent=request.user)
     session = get_scoped_or_404(request.user, sessions, pk=pk)
+    if session.agent_id == request.user.pk and session.status in (
+        SessionStatus.REQUESTED,
+        SessionStatus.OPEN,
+    ):
+        # Blind means blind: its parts (float + top-ups + cash taken − drops) add up to
+        # the expected cash the close page hides, so the agent sees them after counting.
+        return render(request, "receipts/reports/session_blind.html")
     return render(
         request,
         "receipts/reports/session.html",

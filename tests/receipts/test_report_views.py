@@ -194,10 +194,27 @@ def test_the_agent_prints_the_session_report_after_the_close(client, agent_a, a_
     assert "341.50" in html
 
 
-def test_an_open_session_report_shows_no_expected_figure(client, agent_a, open_till):
+def test_an_agent_sees_no_cash_figure_of_their_open_session(
+    client, agent_a, payments_of_a_day, open_till
+):
+    """Blind means blind: float + top-ups + cash taken − drops is the hidden expected cash."""
     _english(client)
     client.force_login(agent_a)
+
+    response = client.get(reverse("report_session", args=[open_till.pk]))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "report" not in response.context
+    assert "1,000.00" not in html and "Cash payments" not in html and "341.50" not in html
+    assert "once your count is in" in html
+
+
+def test_a_supervisor_sees_an_open_sessions_figures(client, supervisor_a, open_till):
+    _english(client)
+    client.force_login(supervisor_a)
     html = client.get(reverse("report_session", args=[open_till.pk])).content.decode()
+    assert "1,000.00" in html
     assert "Expected cash" not in html
     assert "not closed yet" in html
 
