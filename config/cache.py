@@ -1,13 +1,14 @@
 """Django's Redis cache, made to degrade instead of failing requests while Redis is down.
 
-Nothing we cache is the only copy: sessions are in the database (cached_db),
-dashboard figures are recomputed, throttles and the push gate can open for a
-while. So when Redis cannot be reached, the cache acts as Django's DummyCache
-(every read a miss, every write forgotten, `add` succeeds, `incr` finds no
-key) and logs a warning at most every WARN_EVERY seconds. Without this, Django's
-cached_db sessions re-cache each session they read from the database and the
-failed write turns every logged-in request into a 500: no payment could be
-taken while Redis was down (found by tests/drills/test_redis_down.py).
+Nothing we cache is the only copy: sessions are not cached at all (they live
+in the database only, so no outage can revive a deleted one), dashboard
+figures are recomputed, throttles and the push gate can open for a while. So
+when Redis cannot be reached, the cache acts as Django's DummyCache (every
+read a miss, every write forgotten, `add` succeeds, `incr` finds no key) and
+logs a warning at most every WARN_EVERY seconds. Without this (when sessions
+were cached_db), Django re-cached each session it read from the database and
+the failed write turned every logged-in request into a 500: no payment could
+be taken while Redis was down (found by tests/drills/test_redis_down.py).
 
 Only unreachability is absorbed (connection refused, reset, timed out); any
 other Redis error is a bug and still raises.

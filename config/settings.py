@@ -194,7 +194,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# In the database only: a logout or an idle expiry deletes the row, and no cache
+# outage can bring a copy back (cached_db trusts a cached copy whose delete was
+# lost while Redis was unreachable). One primary-key SELECT per request.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # A working day at most; inactivity logs out much sooner (IdleTimeoutMiddleware).
 SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_MAX_AGE", 12 * 3600, minimum=60)
 SESSION_IDLE_TIMEOUT = env_int("DJANGO_SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
@@ -221,6 +224,9 @@ CARD_DAILY_TOP_UP_LIMIT = env_int("CARD_DAILY_TOP_UP_LIMIT", 500_000, minimum=1)
 CARD_PIN_TRIES = env_int("CARD_PIN_TRIES", 3, minimum=1)
 # Live dashboard pushes (the tests switch them off except where they test them).
 DASHBOARD_PUSHES = env_bool("DASHBOARD_PUSHES", True)
+# An open board checks its person again this often (at most), should the message
+# closing it have been lost: the longest a deactivated person can keep watching.
+DASHBOARD_RECHECK_SECONDS = env_int("DASHBOARD_RECHECK_SECONDS", 60, minimum=1)
 # Public receipt checks per client address and minute (the QR page needs no login).
 RECEIPT_VERIFY_PER_MINUTE = env_int("RECEIPT_VERIFY_PER_MINUTE", 30, minimum=1)
 

@@ -1,17 +1,24 @@
 """The dashboards' websocket: joins the one group its person may see, forwards pushes.
 
 Each socket also joins its person's own group (`user.<id>`): when the person
-is deactivated, changes role or scope, or logs out, `dashboard.sessions`
+is deactivated, changes role or scope, or logs out, `dashboard.revocation`
 sends `access.revoked` there and every open board of theirs closes at once.
+Should that message be lost, each board checks its person again in the
+database every DASHBOARD_RECHECK_SECONDS and closes the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
+from importlib import import_module
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib import auth
 
 from agents.middleware import session_idle_expired
 from agents.permissions import Action, can
@@ -19,24 +26,57 @@ from dashboard import live
 from dashboard.access import board_group
 from dashboard.revocation import user_group
 
+logger = logging.getLogger(__name__)
+
 # Application close codes (4000-4999), read by nobody but logs and tests:
 # the page shows "not live" on any close.
 CLOSE_REFUSED = 4403  # the handshake is refused: not logged in, or out of scope
 CLOSE_REVOKED = 4401  # an open board loses its right: deactivated, scope changed, logged out
 
 
-def _board_for(scope: dict) -> str | None:
-    """The group the socket's person may join, or None (also for an idle-expired session)."""
-    session = scope.get("session")
+class _ReadOnlySession(dict):
+    """Session data for `auth.get_user` that no check can write back.
+
+    On a password hash signed with an old key, `get_user` cycles the session
+    key; from a periodic check that would log the person's browser out.
+    """
+
+    def flush(self) -> None:
+        self.clear()
+
+    def cycle_key(self) -> None:
+        pass
+
+
+def _group_for(session, user, kwargs: dict, language: str) -> str | None:
+    """The group this socket may join, or None: idle-expired, out of scope, not logged in.
+
+    The one rule for the handshake and for every later check of an open board.
+    """
     if session is not None and session_idle_expired(session):
         return None
-    kwargs = scope["url_route"]["kwargs"]
-    return board_group(scope.get("user"), kwargs["kind"], kwargs.get("ident"))
+    base = board_group(user, kwargs["kind"], kwargs.get("ident"))
+    if base is None:
+        return None
+    approver = can(user, Action.APPROVE) and base.startswith("branch.")
+    return live.group_name(base, language, approver)
+
+
+def _group_now(session_key: str | None, kwargs: dict, language: str) -> str | None:
+    """`_group_for`, with the session and the person read again from the database."""
+    if not session_key:
+        return None
+    session = _ReadOnlySession(
+        import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
+    )
+    user = auth.get_user(SimpleNamespace(session=session))
+    return _group_for(session, user, kwargs, language)
 
 
 class BoardConsumer(AsyncWebsocketConsumer):
     group: str | None = None
     own_group: str | None = None
+    _recheck: asyncio.Task | None = None
 
     async def connect(self) -> None:
         # Before anything is sent to this socket's groups: pushes and revocations
@@ -48,21 +88,47 @@ class BoardConsumer(AsyncWebsocketConsumer):
             # check runs still reaches this socket (it is handled once connect ends).
             self.own_group = user_group(user.pk)
             await self.channel_layer.group_add(self.own_group, self.channel_name)
-        base = await database_sync_to_async(_board_for)(self.scope)
-        if base is None:
+        cookie = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+        language = cookie if cookie in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+        kwargs = self.scope["url_route"]["kwargs"]
+        group = await database_sync_to_async(_group_for)(
+            self.scope.get("session"), user, kwargs, language
+        )
+        if group is None:
             if self.own_group is not None:
                 await self.channel_layer.group_discard(self.own_group, self.channel_name)
                 self.own_group = None
             await self.close(code=CLOSE_REFUSED)  # before accept: the handshake is refused
             return
-        cookie = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
-        language = cookie if cookie in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
-        approver = await database_sync_to_async(can)(user, Action.APPROVE)
-        self.group = live.group_name(base, language, approver and base.startswith("branch."))
+        self.group = group
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        session_key = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
+        self._recheck = asyncio.create_task(self._recheck_forever(session_key, kwargs, language))
+
+    async def _recheck_forever(self, session_key: str | None, kwargs: dict, language: str):
+        """Check the person again now and then: a revocation message can be lost.
+
+        Spread over the interval, so boards that connected together (after a
+        restart) do not all query at once.
+        """
+        every = float(settings.DASHBOARD_RECHECK_SECONDS)
+        while True:
+            await asyncio.sleep(every * random.uniform(0.5, 1.0))
+            try:
+                group = await database_sync_to_async(_group_now)(session_key, kwargs, language)
+            except Exception:
+                # The database is unreachable: keep the board (HTTP fails meanwhile) and
+                # check again next time, as the page cannot tell anyway.
+                logger.warning("dashboard recheck failed; trying again later", exc_info=True)
+                continue
+            if group != self.group:
+                await self.close(code=CLOSE_REVOKED)
+                return
 
     async def disconnect(self, code: int) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
         for group in (self.group, self.own_group):
             if group is not None:
                 await self.channel_layer.group_discard(group, self.channel_name)

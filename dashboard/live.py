@@ -61,6 +61,12 @@ def adopt_loop(loop: asyncio.AbstractEventLoop) -> None:
             _consumer_loop = loop
 
 
+def consumer_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop this process's websocket consumers run on, or None when it has none."""
+    with _loop_lock:
+        return _consumer_loop if _alive(_consumer_loop) else None
+
+
 def _target_loop() -> asyncio.AbstractEventLoop:
     """The consumers' loop when this process has one, else a private background loop."""
     global _private_loop

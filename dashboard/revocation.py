@@ -4,7 +4,9 @@ Every board socket joins its person's group (`user.<id>`). When the person is
 deactivated, their password is changed, their role or scope changes, or they
 log out, a message goes to that group after commit and the consumer closes the
 socket with an application close code; the page then shows "not live". HTTP
-needs none of this: every request reads the user and profile afresh.
+needs none of this: every request reads the user and profile afresh. The
+message is the fast path; every board also checks its person again in the
+database every DASHBOARD_RECHECK_SECONDS (`dashboard.consumers`).
 
 Bulk `QuerySet.update()` sends no signals: deactivate people with `save()`.
 """
@@ -15,6 +17,7 @@ import asyncio
 import logging
 from functools import partial
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
@@ -30,6 +33,7 @@ logger = logging.getLogger(__name__)
 User = get_user_model()
 _USER_FIELDS = ("is_active", "password")
 _PROFILE_FIELDS = ("role", "branch_id", "governorate_id")
+SEND_TIMEOUT = 5.0  # seconds a revocation may hold the request that caused it
 
 
 def user_group(user_id: int) -> str:
@@ -37,28 +41,45 @@ def user_group(user_id: int) -> str:
 
 
 def _send(user_id: int) -> None:
+    """Send `access.revoked` to the person's group and wait until the layer has it.
+
+    Waited for, not handed to a background thread: a deactivation in a process
+    that exits at once (`manage.py shell`, a script) must still reach the
+    boards. Consumers also check their person again every
+    DASHBOARD_RECHECK_SECONDS, so a message lost all the same (the layer down
+    at that moment) closes the board at the next check.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    group, message = user_group(user_id), {"type": "access.revoked"}
     try:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        # On the consumers' loop, as the dashboard pushes: the in-memory layer's
-        # queues belong to that loop (a Redis layer would take any loop).
-        future = asyncio.run_coroutine_threadsafe(
-            layer.group_send(user_group(user_id), {"type": "access.revoked"}),
-            live._target_loop(),
-        )
-        future.add_done_callback(partial(_log_failure, user_id))
+        loop = live.consumer_loop()
+        if loop is None:
+            async_to_sync(_send_within_timeout)(layer, group, message)
+        elif _running_loop() is loop:
+            loop.create_task(layer.group_send(group, message))  # cannot wait on our own loop
+        else:
+            # This process serves boards: send on their loop, as the dashboard pushes
+            # do (the in-memory layer's queues belong to that loop).
+            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+            try:
+                future.result(timeout=SEND_TIMEOUT)
+            finally:
+                future.cancel()  # no-op once done; a send past the timeout is given up
     except Exception:
         logger.exception("closing the dashboards of user %s failed", user_id)
 
 
-def _log_failure(user_id: int, future) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error(
-            "closing the dashboards of user %s failed",
-            user_id,
-            exc_info=future.exception(),
-        )
+async def _send_within_timeout(layer, group: str, message: dict) -> None:
+    await asyncio.wait_for(layer.group_send(group, message), timeout=SEND_TIMEOUT)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def sockets_close_for(*, user_id: int) -> None:
