@@ -158,6 +158,17 @@ def browser():
         browser.close()
 
 
+# Headless Chromium has no printer: a real print() of the receipt's PDF frame crashed its
+# renderer now and then. Every page records its prints instead (window.top.__prints).
+RECORD_PRINTS = """
+window.print = function () {
+  const top = window.top;
+  top.__prints = top.__prints || [];
+  top.__prints.push({type: document.contentType, url: location.href});
+};
+"""
+
+
 @pytest.fixture
 def login(browser, server):
     """Open a fresh browser context logged in as `username`; returns its page."""
@@ -165,6 +176,7 @@ def login(browser, server):
 
     def _login(username: str, *, language: str | None = None):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.add_init_script(RECORD_PRINTS)
         contexts.append(context)
         page = context.new_page()
         page.goto(server + "/accounts/login/")

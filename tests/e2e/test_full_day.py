@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 import pytest
 
@@ -216,8 +217,10 @@ def test_a_full_day_at_the_counter(login, app_server, day):
     assert re.search(r"/receipts/\d{12}/\?print=1$", agent.url), agent.url
     assert egp(CASH_PAYMENT) in agent.inner_text("main")
     _shot(agent, day, "receipt", axe)
-    pdf_url = agent.get_attribute("#print-receipt", "data-pdf")
-    pdf = agent.request.get(server + pdf_url)
+    # The original prints by itself after a payment: the page records the print (POST) and
+    # loads that print's PDF into its print frame.
+    frame = agent.wait_for_selector("iframe[aria-hidden=true]", state="attached")
+    pdf = agent.request.get(urljoin(server + "/", frame.get_attribute("src")))
     assert pdf.ok
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.body().startswith(b"%PDF-")

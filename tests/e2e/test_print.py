@@ -8,16 +8,9 @@ many prints were made.
 
 import re
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import RECORD_PRINTS, screenshot
 
 CITIZEN_ID = "28503150123451"  # a demo citizen (invented), verified by seed_demo
-RECORD_PRINTS = """
-window.print = function () {
-  const top = window.top;
-  top.__prints = top.__prints || [];
-  top.__prints.push({type: document.contentType, url: location.href});
-};
-"""
 PRINT_PDF = re.compile(r"/receipts/prints/[^/]+\.pdf$")
 
 
