@@ -4,12 +4,14 @@ Hostile values: NUL, the UTF-8 bytes of lone surrogates, huge and negative numbe
 days at the ends of the calendar, overlong strings, other scripts' digits. Each URL
 pattern of config.urls (namespaced includes and the admin too) is requested with them
 in its path parameters and in the query parameters the views read, plus names no view
-reads, by every persona; the answer is a 4xx or a normal page, never a 5xx. Each
+reads, by every role; the answer is a 4xx or a normal page, never a 5xx. Each
 state-changing endpoint is posted hostile form values by the persona allowed to use it:
 never a 5xx, and when every value is hostile no money moves.
 
-Examples are derandomized and kept nowhere, so a run never depends on an earlier one;
-HOSTILE_INPUT_EXAMPLES raises their number for a longer hunt.
+Every pattern gets the same explicit examples (one per kind of value that once gave a
+500) and a few generated ones. Generation is derandomized and nothing is kept between
+runs, so a run never depends on an earlier one; HOSTILE_INPUT_EXAMPLES raises the number
+of generated examples for a longer hunt (the default keeps the file near a minute).
 """
 
 import os
@@ -470,3 +472,13 @@ def test_a_hostile_post_never_answers_a_server_error_and_moves_no_money_when_ref
         assert ledger_verify().ok
 
     check()
+
+
+def test_a_login_with_an_overlong_username_is_refused_and_records_no_attempt(client, agent_a):
+    """Found by the walk: django-axes recorded the name in a 255-character column (a 500)."""
+    from axes.models import AccessAttempt
+
+    response = client.post(reverse("login"), {"username": "9" * 500, "password": "x"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["username"]
+    assert not AccessAttempt.objects.exists()
