@@ -703,7 +703,7 @@ class _Seeder:
             supervisor = self.supervisor_of[i]
             transfers.append((pk, TransferKind.BANK_IN, branch.pk, "", supervisor, at, None))
             entries += [(pk, self.vault[i], BANK_IN), (pk, self.transit[i], -BANK_IN)]
-            movements.append((branch.pk, "in", BANK_IN, supervisor, witness[i], pk, at))
+            movements.append((branch.pk, "in", BANK_IN, supervisor, witness[i], pk, at, at))
             self.balance_delta[self.vault[i]] += BANK_IN
             self.balance_delta[self.transit[i]] -= BANK_IN
         self._write_transfers(transfers, entries)
@@ -717,6 +717,7 @@ class _Seeder:
                 "witnessed_by_id",
                 "transfer_id",
                 "created_at",
+                "confirmed_at",
             ],
             movements,
         )

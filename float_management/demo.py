@@ -35,13 +35,16 @@ def seed(ctx: DemoContext) -> None:
     for branch in Branch.objects.filter(code__in=["01001", "01002", "21001", "02001", "25001"]):
         supervisor = User.objects.get(username=f"sup.{branch.code}")
         witness = User.objects.get(username=f"agent.{branch.code}.1")
-        services.vault_move(
-            branch=branch,
-            direction="in",
-            amount=50_000_000,
-            handled_by=supervisor,
-            witnessed_by=witness,
-            idempotency_key=f"demo:{branch.code}:bank-in",
+        services.vault_move_confirm(
+            witness=witness,
+            movement=services.vault_move(
+                branch=branch,
+                direction="in",
+                amount=50_000_000,
+                handled_by=supervisor,
+                witnessed_by=witness,
+                idempotency_key=f"demo:{branch.code}:bank-in",
+            ),
         )
     supervisor = User.objects.get(username="sup.01001")
     # Counter 1 works all day; counter 2 drops cash; counter 3 has already closed, 5 EGP short.

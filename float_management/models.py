@@ -350,8 +350,13 @@ class VaultMovement(models.Model):
     witnessed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="+")
+    # Posted only when the witness confirms with their own login; until then no transfer.
+    transfer = models.OneToOneField(
+        Transfer, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -359,7 +364,23 @@ class VaultMovement(models.Model):
             models.CheckConstraint(
                 condition=~Q(handled_by=F("witnessed_by")), name="vault_movement_two_people"
             ),
+            # Posted exactly when confirmed, and never both confirmed and cancelled.
+            models.CheckConstraint(
+                condition=(
+                    Q(transfer__isnull=True, confirmed_at__isnull=True)
+                    | Q(
+                        transfer__isnull=False,
+                        confirmed_at__isnull=False,
+                        cancelled_at__isnull=True,
+                    )
+                ),
+                name="vault_movement_posted_when_confirmed",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.amount}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.confirmed_at is None and self.cancelled_at is None

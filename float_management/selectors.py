@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from agents.models import Branch
 from float_management.ledger import vault_account
-from float_management.models import ACTIVE_STATUSES, Request, TillSession
+from float_management.models import ACTIVE_STATUSES, Request, TillSession, VaultMovement
 
 
 def session_active_for(agent) -> TillSession | None:
@@ -55,3 +55,25 @@ def vault_balance(branch: Branch) -> int:
 
 def is_active(session: TillSession | None) -> bool:
     return session is not None and session.status in ACTIVE_STATUSES
+
+
+def vault_movements_to_confirm(user) -> list[VaultMovement]:
+    """Vault movements naming `user` as witness that wait for their confirmation."""
+    return list(
+        VaultMovement.objects.filter(
+            witnessed_by=user, confirmed_at__isnull=True, cancelled_at__isnull=True
+        )
+        .select_related("handled_by")
+        .order_by("created_at", "pk")
+    )
+
+
+def vault_movements_pending(branch: Branch) -> list[VaultMovement]:
+    """The branch's vault movements recorded but not yet confirmed by their witness."""
+    return list(
+        VaultMovement.objects.filter(
+            branch=branch, confirmed_at__isnull=True, cancelled_at__isnull=True
+        )
+        .select_related("handled_by", "witnessed_by")
+        .order_by("created_at", "pk")
+    )

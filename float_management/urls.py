@@ -11,5 +11,6 @@ urlpatterns = [
     path("session/close/", views.session_close, name="close"),
     path("branch/", views.branch_home, name="branch"),
     path("branch/vault/", views.vault_move, name="vault"),
+    path("vault/<int:pk>/confirm/", views.vault_confirm, name="vault_confirm"),
     path("requests/<int:pk>/decide/", views.request_decide, name="decide"),
 ]

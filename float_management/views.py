@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents.models import Branch
-from agents.permissions import Action, get_scoped_or_404, require, scope_of
+from agents.permissions import Action, can, get_scoped_or_404, require, scope_of
 from float_management import selectors, services
 from float_management.errors import DomainError
 from float_management.forms import (
@@ -24,7 +25,7 @@ from float_management.forms import (
     OpenSessionForm,
     VaultMoveForm,
 )
-from float_management.models import Request, SessionStatus
+from float_management.models import Request, SessionStatus, VaultMovement
 
 
 def _branch_of(user) -> Branch:
@@ -52,6 +53,7 @@ def _session_context(request: HttpRequest, **forms) -> dict:
         "open_form": forms.get("open_form") or OpenSessionForm(branch=branch),
         "top_up_form": forms.get("top_up_form") or AmountForm(prefix="top_up"),
         "drop_form": forms.get("drop_form") or AmountForm(prefix="drop"),
+        "vault_to_confirm": selectors.vault_movements_to_confirm(request.user),
     }
 
 
@@ -180,6 +182,8 @@ def _branch_context(request: HttpRequest, **forms) -> dict:
         "decide_form": DecideForm(),
         "vault_form": forms.get("vault_form")
         or VaultMoveForm(witnesses=_witnesses(request.user, branch)),
+        "vault_to_confirm": selectors.vault_movements_to_confirm(request.user),
+        "vault_pending": selectors.vault_movements_pending(branch),
     }
 
 
@@ -247,10 +251,35 @@ def vault_move(request: HttpRequest) -> HttpResponse:
                 witnessed_by=form.cleaned_data["witness"],
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
-            messages.success(request, _("Vault movement recorded."))
+            messages.success(
+                request, _("Vault movement recorded: it is posted when the witness confirms it.")
+            )
             if request.htmx:
                 return _branch_response(request)
             return redirect("float:branch")
         except DomainError as error:
             form.add_error(None, str(error))
     return _branch_response(request, vault_form=form)
+
+
+@require_POST
+@login_required
+def vault_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """The witness confirms (or declines) a vault movement; its recorder may withdraw it."""
+    branch_id = scope_of(request.user).branch_id
+    movement = get_object_or_404(VaultMovement, pk=pk, branch_id=branch_id or -1)
+    decision = request.POST.get("decision")
+    try:
+        if decision == "confirm":
+            services.vault_move_confirm(witness=request.user, movement=movement)
+            messages.success(request, _("Confirmed: the vault movement is posted."))
+        elif decision == "cancel":
+            services.vault_move_cancel(user=request.user, movement=movement)
+            messages.success(request, _("The vault movement is cancelled; nothing was posted."))
+        else:
+            messages.error(request, _("Choose confirm or decline."))
+    except DomainError as error:
+        messages.error(request, str(error))
+    if can(request.user, Action.MANAGE_VAULT):
+        return redirect("float:branch")
+    return redirect("float:session")

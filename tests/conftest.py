@@ -255,13 +255,16 @@ def open_till(agent_a, supervisor_a, counter_a, branch_a):
 
     from float_management import services
 
-    services.vault_move(
-        branch=branch_a,
-        direction="in",
-        amount=10_000_000,
-        handled_by=supervisor_a,
-        witnessed_by=agent_a,
-        idempotency_key=uuid.uuid4().hex,
+    services.vault_move_confirm(
+        witness=agent_a,
+        movement=services.vault_move(
+            branch=branch_a,
+            direction="in",
+            amount=10_000_000,
+            handled_by=supervisor_a,
+            witnessed_by=agent_a,
+            idempotency_key=uuid.uuid4().hex,
+        ),
     )
     session = services.till_session_request_open(
         agent=agent_a, counter=counter_a, amount=100_000, idempotency_key=uuid.uuid4().hex

@@ -37,6 +37,7 @@ MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
     "float:branch": ((), {ANON: LOGIN, "supervisor_a": 200, "*": 403}),
     "float:vault": ((), {"*": 405}),
     "float:decide": ((1,), {"*": 405}),
+    "float:vault_confirm": ((1,), {"*": 405}),
     "counter:citizen_search": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
     "counter:citizen_new": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
     # Citizens are national: any agent may open any citizen; none exists here, so 404.

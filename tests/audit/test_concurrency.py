@@ -110,13 +110,16 @@ def test_payments_of_two_branches_write_to_two_streams(
     from counter.services import payments
     from float_management import services as till
 
-    till.vault_move(
-        branch=branch_b,
-        direction="in",
-        amount=1_000_000,
-        handled_by=supervisor_b,
-        witnessed_by=agent_b,
-        idempotency_key=uuid.uuid4().hex,
+    till.vault_move_confirm(
+        witness=agent_b,
+        movement=till.vault_move(
+            branch=branch_b,
+            direction="in",
+            amount=1_000_000,
+            handled_by=supervisor_b,
+            witnessed_by=agent_b,
+            idempotency_key=uuid.uuid4().hex,
+        ),
     )
     session_b = till.till_session_request_open(
         agent=agent_b, counter=counter_b, amount=50_000, idempotency_key=uuid.uuid4().hex

@@ -123,13 +123,16 @@ def test_a_reload_shows_the_figures_of_the_database(
 
 
 def test_a_supervisor_approves_from_the_board(client, supervisor_a, agent_a, counter_a, branch_a):
-    services.vault_move(
-        branch=branch_a,
-        direction="in",
-        amount=1_000_000,
-        handled_by=supervisor_a,
-        witnessed_by=agent_a,
-        idempotency_key=uuid.uuid4().hex,
+    services.vault_move_confirm(
+        witness=agent_a,
+        movement=services.vault_move(
+            branch=branch_a,
+            direction="in",
+            amount=1_000_000,
+            handled_by=supervisor_a,
+            witnessed_by=agent_a,
+            idempotency_key=uuid.uuid4().hex,
+        ),
     )
     session = services.till_session_request_open(
         agent=agent_a, counter=counter_a, amount=50_000, idempotency_key=uuid.uuid4().hex

@@ -22,13 +22,16 @@ def balance(account: Account) -> int:
 
 
 def fund_vault(*, branch, supervisor, witness, amount: int) -> None:
-    services.vault_move(
-        branch=branch,
-        direction="in",
-        amount=amount,
-        handled_by=supervisor,
-        witnessed_by=witness,
-        idempotency_key=new_key(),
+    services.vault_move_confirm(
+        witness=witness,
+        movement=services.vault_move(
+            branch=branch,
+            direction="in",
+            amount=amount,
+            handled_by=supervisor,
+            witnessed_by=witness,
+            idempotency_key=new_key(),
+        ),
     )
 
 

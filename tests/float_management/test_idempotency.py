@@ -18,7 +18,7 @@ class Boom(Exception):
 
 
 def move(branch, supervisor, witness, *, key, amount=50_000, direction="in"):
-    return services.vault_move(
+    movement = services.vault_move(
         branch=branch,
         direction=direction,
         amount=amount,
@@ -26,6 +26,7 @@ def move(branch, supervisor, witness, *, key, amount=50_000, direction="in"):
         witnessed_by=witness,
         idempotency_key=key,
     )
+    return services.vault_move_confirm(witness=witness, movement=movement)
 
 
 def test_the_same_key_and_content_returns_the_first_result_and_posts_nothing_new(
@@ -90,17 +91,19 @@ def test_one_key_is_one_request_so_another_action_with_it_is_refused(
     assert IdempotencyRecord.objects.filter(key=key).count() == 1
 
 
-def test_a_failed_attempt_leaves_the_key_free(branch_a, supervisor_a, agent_a2):
+def test_a_failed_attempt_leaves_the_key_free(open_session, agent_a):
     key = new_key()
     with pytest.raises(InsufficientFunds):
-        move(branch_a, supervisor_a, agent_a2, key=key, amount=10_000, direction="out")
+        services.cash_drop(
+            agent=agent_a, session=open_session, amount=OPENING_FLOAT + 1, idempotency_key=key
+        )
     assert not IdempotencyRecord.objects.filter(key=key).exists()
-    move(branch_a, supervisor_a, agent_a2, key=new_key(), amount=50_000)
 
-    retried = move(branch_a, supervisor_a, agent_a2, key=key, amount=10_000, direction="out")
+    retried = services.cash_drop(
+        agent=agent_a, session=open_session, amount=1_000, idempotency_key=key
+    )
 
-    assert retried.direction == "out"
-    assert balance(vault_account(branch_a)) == 40_000
+    assert balance(open_session.account) == OPENING_FLOAT - 1_000
     assert IdempotencyRecord.objects.get(key=key).result_id == retried.pk
 
 

@@ -178,7 +178,7 @@ def test_the_till_day_keeps_the_ledger_sound_under_any_sequence(
             key = self.key(reuse)
 
             def call(amount):
-                return services.vault_move(
+                movement = services.vault_move(
                     branch=branch_a,
                     direction=direction,
                     amount=amount,
@@ -186,12 +186,14 @@ def test_the_till_day_keeps_the_ledger_sound_under_any_sequence(
                     witnessed_by=agent_a2,
                     idempotency_key=key,
                 )
+                return services.vault_move_confirm(witness=agent_a2, movement=movement)
 
             if not is_good(amount):
                 return self.refused(InvalidAmount, lambda: call(amount), key)
             sign = 1 if direction == "in" else -1
             if self.balances[vault] + sign * amount < 0:
-                return self.refused(InsufficientFunds, lambda: call(amount), key)
+                # Recorded (its key is used), then refused when the witness confirms.
+                return self.refused(InsufficientFunds, lambda: call(amount))
             movement = call(amount)
             self.balances[vault] += sign * amount
             self.balances[transit] -= sign * amount

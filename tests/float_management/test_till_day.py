@@ -68,50 +68,76 @@ def status_of(session: TillSession) -> str:
 # --- Vault and bank ---------------------------------------------------------------------------
 
 
-def test_cash_from_the_bank_fills_the_vault(branch_a, supervisor_a, agent_a2):
-    movement = services.vault_move(
-        branch=branch_a,
-        direction="in",
-        amount=VAULT_START,
-        handled_by=supervisor_a,
-        witnessed_by=agent_a2,
+def _record(branch, supervisor, witness, *, direction="in", amount=VAULT_START):
+    return services.vault_move(
+        branch=branch,
+        direction=direction,
+        amount=amount,
+        handled_by=supervisor,
+        witnessed_by=witness,
         idempotency_key=new_key(),
     )
+
+
+def test_cash_from_the_bank_fills_the_vault_once_the_witness_confirms(
+    branch_a, supervisor_a, agent_a2
+):
+    movement = _record(branch_a, supervisor_a, agent_a2)
+    assert movement.transfer is None and balance(vault_account(branch_a)) == 0
+
+    services.vault_move_confirm(witness=agent_a2, movement=movement)
 
     movement.refresh_from_db()
     assert (movement.handled_by, movement.witnessed_by) == (supervisor_a, agent_a2)
     assert movement.transfer.kind == TransferKind.BANK_IN
+    assert movement.transfer.created_by == agent_a2
     assert balance(vault_account(branch_a)) == VAULT_START
     assert balance(transit_account(branch_a)) == -VAULT_START
 
 
 def test_cash_back_to_the_bank_empties_the_vault(branch_a, supervisor_a, agent_a2, funded_vault):
-    services.vault_move(
-        branch=branch_a,
-        direction="out",
-        amount=VAULT_START,
-        handled_by=supervisor_a,
-        witnessed_by=agent_a2,
-        idempotency_key=new_key(),
-    )
+    movement = _record(branch_a, supervisor_a, agent_a2, direction="out")
+    services.vault_move_confirm(witness=agent_a2, movement=movement)
 
     assert balance(vault_account(branch_a)) == 0
     assert balance(transit_account(branch_a)) == 0
 
 
-def test_the_vault_cannot_send_more_than_it_holds(branch_a, supervisor_a, agent_a2, funded_vault):
-    with pytest.raises(InsufficientFunds):
-        services.vault_move(
-            branch=branch_a,
-            direction="out",
-            amount=VAULT_START + 1,
-            handled_by=supervisor_a,
-            witnessed_by=agent_a2,
-            idempotency_key=new_key(),
-        )
+def test_a_named_witness_who_never_confirms_moves_no_cash(
+    branch_a, supervisor_a, agent_a2, funded_vault
+):
+    """The finding: one supervisor naming a witness sent vault cash "to the bank" alone."""
+    movement = _record(branch_a, supervisor_a, agent_a2, direction="out")
+
+    for someone in (supervisor_a,):
+        with pytest.raises(NotAllowed):
+            services.vault_move_confirm(witness=someone, movement=movement)
+
+    movement.refresh_from_db()
+    assert movement.transfer is None and movement.is_pending
+    assert balance(vault_account(branch_a)) == VAULT_START
+
+
+def test_a_declined_movement_can_no_longer_be_confirmed(
+    branch_a, supervisor_a, agent_a2, funded_vault
+):
+    movement = _record(branch_a, supervisor_a, agent_a2, direction="out")
+    services.vault_move_cancel(user=agent_a2, movement=movement)
+
+    with pytest.raises(InvalidState):
+        services.vault_move_confirm(witness=agent_a2, movement=movement)
 
     assert balance(vault_account(branch_a)) == VAULT_START
-    assert VaultMovement.objects.count() == 1
+
+
+def test_the_vault_cannot_send_more_than_it_holds(branch_a, supervisor_a, agent_a2, funded_vault):
+    movement = _record(branch_a, supervisor_a, agent_a2, direction="out", amount=VAULT_START + 1)
+    with pytest.raises(InsufficientFunds):
+        services.vault_move_confirm(witness=agent_a2, movement=movement)
+
+    movement.refresh_from_db()
+    assert movement.transfer is None
+    assert balance(vault_account(branch_a)) == VAULT_START
 
 
 @pytest.mark.parametrize("witness", ["nobody", "self", "other_branch"])
@@ -154,6 +180,19 @@ def test_only_a_supervisor_of_the_branch_handles_its_vault(
 def test_the_database_refuses_a_vault_move_handled_and_witnessed_by_one_person(
     branch_a, supervisor_a, funded_vault
 ):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        VaultMovement.objects.create(
+            branch=branch_a,
+            direction="in",
+            amount=1,
+            handled_by=supervisor_a,
+            witnessed_by=supervisor_a,
+        )
+
+
+def test_the_database_refuses_a_vault_move_posted_without_a_confirmation(
+    branch_a, supervisor_a, agent_a2, funded_vault
+):
     transfer = Transfer.objects.get()
 
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -162,7 +201,7 @@ def test_the_database_refuses_a_vault_move_handled_and_witnessed_by_one_person(
             direction="in",
             amount=1,
             handled_by=supervisor_a,
-            witnessed_by=supervisor_a,
+            witnessed_by=agent_a2,
             transfer=transfer,
         )
 
@@ -309,14 +348,8 @@ def test_an_opening_float_larger_than_the_vault_is_refused_until_the_vault_is_fi
     assert status_of(session) == SessionStatus.REQUESTED
     assert not Decision.objects.exists()
 
-    services.vault_move(
-        branch=branch_a,
-        direction="in",
-        amount=1,
-        handled_by=supervisor_a,
-        witnessed_by=agent_a2,
-        idempotency_key=new_key(),
-    )
+    movement = _record(branch_a, supervisor_a, agent_a2, amount=1)
+    services.vault_move_confirm(witness=agent_a2, movement=movement)
     services.request_decide(request=request, supervisor=supervisor_a, approve=True)
 
     assert status_of(session) == SessionStatus.OPEN

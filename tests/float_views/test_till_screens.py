@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from float_management import services
-from float_management.models import Decision, Request, SessionStatus, TillSession
+from float_management.models import Decision, Request, SessionStatus, TillSession, VaultMovement
 
 
 def _key():
@@ -15,13 +15,16 @@ def _key():
 
 @pytest.fixture
 def stocked_vault(branch_a, supervisor_a, agent_a):
-    services.vault_move(
-        branch=branch_a,
-        direction="in",
-        amount=10_000_000,
-        handled_by=supervisor_a,
-        witnessed_by=agent_a,
-        idempotency_key=_key(),
+    services.vault_move_confirm(
+        witness=agent_a,
+        movement=services.vault_move(
+            branch=branch_a,
+            direction="in",
+            amount=10_000_000,
+            handled_by=supervisor_a,
+            witnessed_by=agent_a,
+            idempotency_key=_key(),
+        ),
     )
 
 
@@ -207,7 +210,53 @@ def test_a_vault_movement_needs_a_witness_other_than_the_supervisor(
         {"direction": "in", "amount": "1000", "witness": agent_a.pk, "idempotency_key": _key()},
     )
     assert response.status_code == 302
+    assert vault_account(branch_a).balance == 0  # not before the witness confirms
+
+
+def test_the_witness_confirms_a_vault_movement_with_their_own_login(
+    client, supervisor_a, agent_a, branch_a
+):
+    from float_management.ledger import vault_account
+
+    client.force_login(supervisor_a)
+    client.post(
+        reverse("float:vault"),
+        {"direction": "in", "amount": "1000", "witness": agent_a.pk, "idempotency_key": _key()},
+    )
+    movement = VaultMovement.objects.get()
+    response = client.post(
+        reverse("float:vault_confirm", args=[movement.pk]), {"decision": "confirm"}
+    )
+    assert response.status_code == 302
+    assert vault_account(branch_a).balance == 0  # the supervisor cannot confirm for the witness
+
+    client.force_login(agent_a)
+    page = client.get(reverse("float:session"))
+    assert [m.pk for m in page.context["vault_to_confirm"]] == [movement.pk]
+    response = client.post(
+        reverse("float:vault_confirm", args=[movement.pk]), {"decision": "confirm"}
+    )
+
+    assert response.status_code == 302
     assert vault_account(branch_a).balance == 100_000
+    movement.refresh_from_db()
+    assert movement.confirmed_at is not None and movement.transfer.created_by == agent_a
+
+
+def test_another_branchs_vault_movement_is_not_found(client, supervisor_a, agent_a, agent_b):
+    movement = services.vault_move(
+        branch=agent_a.profile.branch,
+        direction="in",
+        amount=1_000,
+        handled_by=supervisor_a,
+        witnessed_by=agent_a,
+        idempotency_key=_key(),
+    )
+    client.force_login(agent_b)
+    response = client.post(
+        reverse("float:vault_confirm", args=[movement.pk]), {"decision": "confirm"}
+    )
+    assert response.status_code == 404
 
 
 def test_state_changing_endpoints_refuse_a_post_without_csrf(agent_a, counter_a):

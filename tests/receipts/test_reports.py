@@ -103,13 +103,16 @@ def test_the_session_report_takes_six_queries_however_busy_the_day(
 
 @pytest.fixture
 def till_b(agent_b, supervisor_b, counter_b, branch_b):
-    till.vault_move(
-        branch=branch_b,
-        direction="in",
-        amount=1_000_000,
-        handled_by=supervisor_b,
-        witnessed_by=agent_b,
-        idempotency_key=uuid.uuid4().hex,
+    till.vault_move_confirm(
+        witness=agent_b,
+        movement=till.vault_move(
+            branch=branch_b,
+            direction="in",
+            amount=1_000_000,
+            handled_by=supervisor_b,
+            witnessed_by=agent_b,
+            idempotency_key=uuid.uuid4().hex,
+        ),
     )
     session = till.till_session_request_open(
         agent=agent_b, counter=counter_b, amount=100_000, idempotency_key=key()

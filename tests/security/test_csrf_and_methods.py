@@ -37,6 +37,7 @@ POST: dict[str, tuple[str, tuple, dict, int | str]] = {
         405,
     ),
     "float:decide": ("supervisor_a", ("{pending}",), {"decision": "approve"}, 405),
+    "float:vault_confirm": ("agent_a", ("{vault}",), {"decision": "confirm"}, 405),
     "dashboard:decide": ("supervisor_a", ("{pending}",), {"decision": "approve"}, 405),
     "counter:citizen_new": (
         "agent_a",
@@ -190,10 +191,19 @@ def world(personas, fixed_service, citizen, open_till, denominations, counter_b)
     card = cards.card_issue(
         agent=agent_a, citizen=citizen, pin="1234", idempotency_key=uuid.uuid4().hex
     )
+    vault = till.vault_move(
+        branch=open_till.branch,
+        direction="in",
+        amount=1_000,
+        handled_by=personas["supervisor_a"],
+        witnessed_by=agent_a,
+        idempotency_key=uuid.uuid4().hex,
+    )
     return {
         "personas": personas,
         "ids": {
             "pending": pending.pk,
+            "vault": vault.pk,
             "citizen": citizen.pk,
             "payment": payment.reference,
             "card": card.number,
@@ -272,7 +282,8 @@ def test_the_same_post_with_the_token_gets_past_the_csrf_check(url_name, world):
 @pytest.mark.parametrize(
     ("url_name", "model"),
     [
-        ("float:vault", "float_management.Transfer"),
+        ("float:vault", "float_management.VaultMovement"),
+        ("float:vault_confirm", "float_management.Transfer"),
         ("counter:citizen_new", "counter.Citizen"),
         ("counter:pay", "counter.Payment"),
         ("counter:void", "float_management.Request"),
