@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
-
 from agents.permissions import Action, can
-from counter.checkdigit import new_reference
 from counter.models import Payment, TopUp
 from counter.nationalid import mask_national_id
 from receipts.data import ReceiptData, ReceiptLine
@@ -56,18 +53,9 @@ def receipt_find(reference: str) -> Receipt | None:
     )
 
 
-def void_slip_for(payment: Payment) -> Receipt:
-    """The void slip of a voided payment (its own number), made on first use."""
-    existing = Receipt.objects.filter(payment=payment, kind=Receipt.Kind.VOID).first()
-    if existing is not None:
-        return existing
-    try:
-        with transaction.atomic():
-            return Receipt.objects.create(
-                reference=new_reference(), kind=Receipt.Kind.VOID, payment=payment
-            )
-    except IntegrityError:
-        return Receipt.objects.get(payment=payment, kind=Receipt.Kind.VOID)
+def void_slip_for(payment: Payment) -> Receipt | None:
+    """The void slip of a voided payment: made when the void was approved (never by a read)."""
+    return Receipt.objects.filter(payment=payment, kind=Receipt.Kind.VOID).first()
 
 
 def branch_of(receipt: Receipt):

@@ -93,19 +93,42 @@ def test_a_signed_token_for_an_unknown_number_is_not_genuine(client, db):
     assert response.context["status"] == "forged"
 
 
-def test_a_voided_payment_shows_as_voided(client, agent_a, supervisor_a, payment):
+def test_a_voided_payment_shows_as_voided(
+    client, agent_a, supervisor_a, payment, django_capture_on_commit_callbacks
+):
+    from receipts.models import Receipt
+
     request = payments.void_request(
         agent=agent_a, payment=payment, reason="x", idempotency_key=uuid.uuid4().hex
     )
-    request_decide(request=request, supervisor=supervisor_a, approve=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        request_decide(request=request, supervisor=supervisor_a, approve=True)
+    slips = list(Receipt.objects.filter(kind="void"))  # made by the approval, not a page
     response = client.get(reverse("receipt_verify", args=[token_for(payment.reference)]))
     assert response.context["status"] == "voided"
     client.force_login(agent_a)
     preview = client.get(reverse("receipt", args=[payment.reference]))
     slip = preview.context["void_slip"]
+    assert [slip] == slips
     assert slip.kind == "void" and slip.reference != payment.reference
     response = client.get(reverse("receipt_verify", args=[token_for(slip.reference)]))
     assert response.context["status"] == "genuine"
+
+
+def test_opening_a_voided_payments_receipt_writes_nothing(client, agent_a, supervisor_a, payment):
+    """A GET is safe: the void slip is not made by whoever opens the page first."""
+    from receipts.models import Receipt
+
+    request = payments.void_request(
+        agent=agent_a, payment=payment, reason="x", idempotency_key=uuid.uuid4().hex
+    )
+    request_decide(request=request, supervisor=supervisor_a, approve=True)  # no commit hooks
+    client.force_login(agent_a)
+
+    response = client.get(reverse("receipt", args=[payment.reference]))
+
+    assert response.status_code == 200
+    assert not Receipt.objects.filter(kind="void").exists()
 
 
 def test_verification_is_rate_limited_per_address(client, payment, settings):
