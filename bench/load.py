@@ -15,7 +15,7 @@ free) for --seconds, each one the requests the counter screen makes:
     POST the details                               the confirm page
     POST confirm=1 (and the PIN for a card)        posts the payment, 302 to the receipt
     GET  /receipts/<ref>/?print=1                  the receipt preview
-    GET  /receipts/<ref>.pdf                       the receipt PDF (the first, original print)
+    POST /receipts/<ref>/print/, GET its PDF link   the original print and its PDF
 
 A share of them (--card-share) are paid with prepaid cards issued and topped up
 before the run. It prints achieved payments/s, latency percentiles (from
@@ -264,7 +264,16 @@ class Load:
         if self.pdf:
             reference = location.split("/receipts/")[1].split("/")[0]
             fetch = time.monotonic()
-            async with session.get(f"{self.http}/receipts/{reference}.pdf") as r:
+            # Printing is a POST (the original, counted); its answer links that print's PDF.
+            async with session.post(
+                f"{self.http}/receipts/{reference}/print/",
+                data={"layout": "roll", "csrfmiddlewaretoken": self._csrf(session)},
+                headers={"Accept": "application/json"},
+            ) as r:
+                if r.status != 200:
+                    raise Failed(f"print {r.status}")
+                printed = await r.json()
+            async with session.get(self.http + printed["pdf"]) as r:
                 body = await r.read()
                 if r.status != 200 or not body.startswith(b"%PDF"):
                     raise Failed(f"pdf {r.status}")
@@ -514,7 +523,8 @@ def main(argv: list[str] | None = None) -> None:
         "--flow",
         choices=("screen", "post"),
         default="screen",
-        help="screen: the five requests of the counter screen; post: only the confirming "
+        help="screen: the counter screen's requests (form, details, confirm, receipt page, "
+        "print, PDF); post: only the confirming "
         "POST (with a key made by the client) and the PDF",
     )
     parser.add_argument(
