@@ -16,6 +16,14 @@ EVENT_LABELS = {
     "admin.addition": _("Admin: added"),
     "admin.change": _("Admin: changed"),
     "admin.deletion": _("Admin: deleted"),
+    "card.replaced": _("Card blocked and replaced"),
+    "card.unlocked": _("Card unlocked"),
+    "citizen.read": _("Citizen record read"),
+    "citizen.read_refused": _("Citizen record read refused"),
+    "receipt.original_printed": _("Receipt original printed"),
+    "receipt.copy_printed": _("Receipt copy printed"),
+    "vault.move_recorded": _("Vault movement recorded"),
+    "vault.move_cancelled": _("Vault movement cancelled"),
 }
 
 
