@@ -53,3 +53,23 @@ def person(username: str, role: Role, *, branch=None, governorate=None):
     user = UserFactory(username=username)
     Profile.objects.create(user=user, role=role, branch=branch, governorate=governorate)
     return user
+
+
+def fund_vault(*, branch, supervisor, witness, amount: int) -> None:
+    """Cash from the bank into `branch`'s vault: recorded by the supervisor, confirmed by the
+    witness (nothing posts before the witness confirms)."""
+    import uuid
+
+    from float_management import services
+
+    services.vault_move_confirm(
+        witness=witness,
+        movement=services.vault_move(
+            branch=branch,
+            direction="in",
+            amount=amount,
+            handled_by=supervisor,
+            witnessed_by=witness,
+            idempotency_key=uuid.uuid4().hex,
+        ),
+    )

@@ -15,6 +15,7 @@ from audit import log
 from audit.models import AuditEntry
 from audit.verify import audit_verify
 from float_management.retry import ATTEMPTS, retry_on_conflict
+from tests.factories import fund_vault
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -110,17 +111,7 @@ def test_payments_of_two_branches_write_to_two_streams(
     from counter.services import payments
     from float_management import services as till
 
-    till.vault_move_confirm(
-        witness=agent_b,
-        movement=till.vault_move(
-            branch=branch_b,
-            direction="in",
-            amount=1_000_000,
-            handled_by=supervisor_b,
-            witnessed_by=agent_b,
-            idempotency_key=uuid.uuid4().hex,
-        ),
-    )
+    fund_vault(branch=branch_b, supervisor=supervisor_b, witness=agent_b, amount=1_000_000)
     session_b = till.till_session_request_open(
         agent=agent_b, counter=counter_b, amount=50_000, idempotency_key=uuid.uuid4().hex
     )

@@ -17,6 +17,7 @@ from float_management.errors import (
 )
 from float_management.models import Account, Transfer
 from float_management.verify import ledger_verify
+from tests.factories import fund_vault
 
 
 def _key():
@@ -577,17 +578,7 @@ def test_no_account_row_is_written_by_payments_of_two_branches(
     from float_management import services as till
     from float_management.models import Entry
 
-    till.vault_move_confirm(
-        witness=agent_b,
-        movement=till.vault_move(
-            branch=branch_b,
-            direction="in",
-            amount=1_000_000,
-            handled_by=supervisor_b,
-            witnessed_by=agent_b,
-            idempotency_key=_key(),
-        ),
-    )
+    fund_vault(branch=branch_b, supervisor=supervisor_b, witness=agent_b, amount=1_000_000)
     session_b = till.till_session_request_open(
         agent=agent_b, counter=counter_b, amount=50_000, idempotency_key=_key()
     )

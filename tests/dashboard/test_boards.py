@@ -9,6 +9,7 @@ from counter.services import payments
 from dashboard import selectors
 from float_management import services
 from float_management.models import Request
+from tests.factories import fund_vault
 
 
 def _pay(agent, service, citizen, n=1):
@@ -123,17 +124,7 @@ def test_a_reload_shows_the_figures_of_the_database(
 
 
 def test_a_supervisor_approves_from_the_board(client, supervisor_a, agent_a, counter_a, branch_a):
-    services.vault_move_confirm(
-        witness=agent_a,
-        movement=services.vault_move(
-            branch=branch_a,
-            direction="in",
-            amount=1_000_000,
-            handled_by=supervisor_a,
-            witnessed_by=agent_a,
-            idempotency_key=uuid.uuid4().hex,
-        ),
-    )
+    fund_vault(branch=branch_a, supervisor=supervisor_a, witness=agent_a, amount=1_000_000)
     session = services.till_session_request_open(
         agent=agent_a, counter=counter_a, amount=50_000, idempotency_key=uuid.uuid4().hex
     )

@@ -6,6 +6,7 @@ import uuid
 
 from float_management import services
 from float_management.models import Account, Request, RequestKind, TillSession
+from tests.factories import fund_vault  # noqa: F401
 
 VAULT_START = 1_000_000  # 10,000.00 EGP
 OPENING_FLOAT = 200_000  # 2,000.00 EGP
@@ -19,20 +20,6 @@ def new_key() -> str:
 def balance(account: Account) -> int:
     """The stored balance, read back from the database."""
     return Account.objects.values_list("balance", flat=True).get(pk=account.pk)
-
-
-def fund_vault(*, branch, supervisor, witness, amount: int) -> None:
-    services.vault_move_confirm(
-        witness=witness,
-        movement=services.vault_move(
-            branch=branch,
-            direction="in",
-            amount=amount,
-            handled_by=supervisor,
-            witnessed_by=witness,
-            idempotency_key=new_key(),
-        ),
-    )
 
 
 def opening_request(session: TillSession) -> Request:

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from float_management import services
 from float_management.models import Decision, Request, SessionStatus, TillSession, VaultMovement
+from tests.factories import fund_vault
 
 
 def _key():
@@ -15,17 +16,7 @@ def _key():
 
 @pytest.fixture
 def stocked_vault(branch_a, supervisor_a, agent_a):
-    services.vault_move_confirm(
-        witness=agent_a,
-        movement=services.vault_move(
-            branch=branch_a,
-            direction="in",
-            amount=10_000_000,
-            handled_by=supervisor_a,
-            witnessed_by=agent_a,
-            idempotency_key=_key(),
-        ),
-    )
+    fund_vault(branch=branch_a, supervisor=supervisor_a, witness=agent_a, amount=10_000_000)
 
 
 @pytest.fixture

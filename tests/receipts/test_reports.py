@@ -2,7 +2,6 @@
 
 import csv
 import io
-import uuid
 from collections import defaultdict
 from datetime import timedelta
 
@@ -14,6 +13,7 @@ from float_management import services as till
 from float_management.models import AccountKind, Entry, TransferKind
 from receipts.businessdays import day_bounds
 from receipts.reports import daily_report, daily_report_csv, session_report
+from tests.factories import fund_vault
 from tests.receipts.test_settlement import (
     BILL,
     LICENCE,
@@ -103,17 +103,7 @@ def test_the_session_report_takes_six_queries_however_busy_the_day(
 
 @pytest.fixture
 def till_b(agent_b, supervisor_b, counter_b, branch_b):
-    till.vault_move_confirm(
-        witness=agent_b,
-        movement=till.vault_move(
-            branch=branch_b,
-            direction="in",
-            amount=1_000_000,
-            handled_by=supervisor_b,
-            witnessed_by=agent_b,
-            idempotency_key=uuid.uuid4().hex,
-        ),
-    )
+    fund_vault(branch=branch_b, supervisor=supervisor_b, witness=agent_b, amount=1_000_000)
     session = till.till_session_request_open(
         agent=agent_b, counter=counter_b, amount=100_000, idempotency_key=key()
     )
