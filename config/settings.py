@@ -227,8 +227,17 @@ DASHBOARD_PUSHES = env_bool("DASHBOARD_PUSHES", True)
 # An open board checks its person again this often (at most), should the message
 # closing it have been lost: the longest a deactivated person can keep watching.
 DASHBOARD_RECHECK_SECONDS = env_int("DASHBOARD_RECHECK_SECONDS", 60, minimum=1)
+# Integrity alerts on the branch and governorate boards: a person is flagged once their
+# count today reaches the number (close variances: days of the last seven).
+INTEGRITY_ALERT_VOIDS = env_int("INTEGRITY_ALERT_VOIDS", 3, minimum=1)
+INTEGRITY_ALERT_CARD_REPLACEMENTS = env_int("INTEGRITY_ALERT_CARD_REPLACEMENTS", 2, minimum=1)
+INTEGRITY_ALERT_UNLOCKS = env_int("INTEGRITY_ALERT_UNLOCKS", 2, minimum=1)
+INTEGRITY_ALERT_CITIZEN_READS = env_int("INTEGRITY_ALERT_CITIZEN_READS", 40, minimum=1)
+INTEGRITY_ALERT_VARIANCE_DAYS = env_int("INTEGRITY_ALERT_VARIANCE_DAYS", 3, minimum=1)
 # Public receipt checks per client address and minute (the QR page needs no login).
 RECEIPT_VERIFY_PER_MINUTE = env_int("RECEIPT_VERIFY_PER_MINUTE", 30, minimum=1)
+# Different citizens' records one agent may open in an hour (counted from the audit log).
+CITIZEN_READS_PER_HOUR = env_int("CITIZEN_READS_PER_HOUR", 60, minimum=1)
 
 # --- Security (all on when DEBUG is off; a TLS-terminating proxy is supported) ---
 

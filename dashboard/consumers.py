@@ -59,7 +59,8 @@ def _group_for(session, user, kwargs: dict, language: str) -> str | None:
     if base is None:
         return None
     approver = can(user, Action.APPROVE) and base.startswith("branch.")
-    return live.group_name(base, language, approver)
+    auditor = can(user, Action.AUDIT) and base.startswith(("branch.", "governorate."))
+    return live.group_name(base, language, approver, auditor)
 
 
 def _group_now(session_key: str | None, kwargs: dict, language: str) -> str | None:

@@ -10,11 +10,14 @@ from dashboard import selectors
 from dashboard.groups import parse
 
 
-def render_board(group: str, *, oob: bool, language: str, can_approve: bool = False) -> str:
+def render_board(
+    group: str, *, oob: bool, language: str, can_approve: bool = False, can_audit: bool = False
+) -> str:
     """The board fragment of `group` (branch.<id>, governorate.<id> or nation) in `language`.
 
     Pushed fragments carry hx-swap-oob so the htmx websocket extension swaps them
-    in by id.
+    in by id. `can_audit` adds the links of the integrity alerts to the audit log,
+    which only head office and auditors may open.
     """
     kind, ident = parse(group)
     with translation.override(language):
@@ -33,5 +36,10 @@ def render_board(group: str, *, oob: bool, language: str, can_approve: bool = Fa
             context = {"board": selectors.nation_board()}
             template = "dashboard/_nation_board.html"
         # No request here: forms in pushed fragments post with the page's X-CSRFToken header.
-        extra = {"oob": oob, "can_approve": can_approve, "csrf_token": "NOTPROVIDED"}
+        extra = {
+            "oob": oob,
+            "can_approve": can_approve,
+            "can_audit": can_audit,
+            "csrf_token": "NOTPROVIDED",
+        }
         return render_to_string(template, {**context, **extra})

@@ -81,24 +81,35 @@ def _target_loop() -> asyncio.AbstractEventLoop:
         return _private_loop
 
 
-def group_name(base: str, language: str, can_approve: bool = False) -> str:
-    """The group of one rendering: a board, in a language, with or without approve buttons."""
-    return f"{base}.{language}.{'approver' if can_approve else 'viewer'}"
+def group_name(base: str, language: str, can_approve: bool = False, can_audit: bool = False) -> str:
+    """The group of one rendering: a board, in a language, for its approvers (the approve
+    buttons), its auditors (links to the audit log) or its other viewers."""
+    role = "approver" if can_approve else "auditor" if can_audit else "viewer"
+    return f"{base}.{language}.{role}"
 
 
-def _variants(base: str) -> list[tuple[str, bool]]:
-    approvers = (False, True) if base.startswith("branch.") else (False,)
-    return [(code, approver) for code, _name in settings.LANGUAGES for approver in approvers]
+def _variants(base: str) -> list[tuple[str, bool, bool]]:
+    """(language, can_approve, can_audit) of every rendering of the board `base`."""
+    roles = [(False, False)]
+    if base.startswith("branch."):
+        roles.append((True, False))
+    if base.startswith(("branch.", "governorate.")):
+        roles.append((False, True))  # only these boards link to the audit log
+    return [(code, *role) for code, _name in settings.LANGUAGES for role in roles]
 
 
-def _render_all(base: str, variants: list[tuple[str, bool]] | None = None) -> dict[str, str]:
+def _render_all(base: str, variants: list[tuple[str, bool, bool]] | None = None) -> dict[str, str]:
     close_old_connections()
     try:
         return {
-            group_name(base, language, approver): render_board(
-                base, oob=True, language=language, can_approve=approver
+            group_name(base, language, approver, auditor): render_board(
+                base,
+                oob=True,
+                language=language,
+                can_approve=approver,
+                can_audit=auditor,
             )
-            for language, approver in (_variants(base) if variants is None else variants)
+            for language, approver, auditor in (_variants(base) if variants is None else variants)
         }
     finally:
         close_old_connections()

@@ -5,11 +5,15 @@ from __future__ import annotations
 from functools import lru_cache
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from agents.models import Branch
+from audit.models import AuditEntry
 from dashboard import live
-from dashboard.groups import NATION, groups_for_branch
+from dashboard.groups import NATION, branch_group, governorate_group, groups_for_branch
+from dashboard.selectors import INTEGRITY_AUDIT_ACTIONS
 from float_management import signals
 
 
@@ -42,3 +46,20 @@ def on_session(sender, session, **kwargs):
 @receiver(signals.request_decided)
 def on_request(sender, request, **kwargs):
     _touch(request.branch_id)
+
+
+@receiver(post_save, sender=AuditEntry)
+def on_audited(sender, instance, created, **kwargs):
+    """Card replacements, unlocks and citizen reads move the boards' integrity alerts.
+
+    They send no domain signal; the audit entry is written in their transaction, so
+    the push waits for its commit. Only the branch and its governorate show these.
+    """
+    branch_id = instance.branch_id
+    if not created or branch_id is None or instance.action not in INTEGRITY_AUDIT_ACTIONS:
+        return
+    if not getattr(settings, "DASHBOARD_PUSHES", True):
+        return
+    transaction.on_commit(
+        lambda: live.publish(branch_group(branch_id), governorate_group(_governorate_of(branch_id)))
+    )

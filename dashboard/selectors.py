@@ -9,20 +9,33 @@ governorate and nation boards read today's payments through a DayTally
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import reduce
+from urllib.parse import urlencode
 
-from django.db.models import Count, F, Max, Q, Sum
-from django.db.models.functions import TruncMinute
+from django.conf import settings
+from django.db.models import CharField, Count, F, Max, Q, Sum, Value
+from django.db.models.functions import TruncDate, TruncMinute
 from django.utils import timezone
 
 from agents.models import Branch, Governorate
+from audit.models import AuditEntry
 from counter.models import Payment, PrepaidCard
 from dashboard.aggregates import DayTally, by, snapshot_key
-from float_management.models import ACTIVE_STATUSES, Request, SessionStatus, TillSession
+from float_management.models import (
+    ACTIVE_STATUSES,
+    Request,
+    RequestKind,
+    SessionStatus,
+    TillSession,
+    TransferKind,
+)
 from float_management.selectors import requests_pending
 from float_management.services import till_state
+from receipts.businessdays import CAIRO, day_bounds
 from receipts.models import SettlementBatch
 
 LARGE_VARIANCE = 5_000  # piastres: 50 EGP either way is worth a supervisor's look
@@ -77,7 +90,7 @@ def _payments_today(now: datetime | None):
 
 
 def branch_board(branch: Branch, *, now: datetime | None = None) -> Board:
-    """Every counter of the branch, its approval queue and its alerts (6 queries)."""
+    """Every counter of the branch, its approval queue and its alerts (7 queries)."""
     now = now or timezone.now()
     start = day_start(now)
     counters = list(branch.counters.filter(is_active=True).order_by("number"))
@@ -134,11 +147,12 @@ def branch_board(branch: Branch, *, now: datetime | None = None) -> Board:
     locked = PrepaidCard.objects.filter(issued_branch=branch, locked_at__gte=start).count()
     if locked:
         board.alerts.append(("cards_locked", locked))
+    board.extra["integrity"] = integrity_alerts([branch], now=now)
     return board
 
 
 def governorate_board(governorate: Governorate, *, now: datetime | None = None) -> Board:
-    """Each branch: totals today, open counters, cash held, alerts (4 queries)."""
+    """Each branch: totals today, open counters, cash held, alerts (5 queries)."""
     now = now or timezone.now()
     tally = DayTally(
         governorate_scope(governorate),
@@ -192,6 +206,7 @@ def governorate_board(governorate: Governorate, *, now: datetime | None = None) 
             board.alerts.append(("over", branch.name))
         if row["voids"]:
             board.alerts.append(("void", branch.name))
+    board.extra["integrity"] = integrity_alerts(branches, now=now, limit=GOVERNORATE_INTEGRITY_TOP)
     return board
 
 
@@ -313,3 +328,166 @@ def nation_board(*, now: datetime | None = None) -> Board:
         ]
     )
     return board
+
+
+# --- Integrity alerts: what an auditor would look for, per person ------------------
+
+# Audit actions counted per person and day, with the setting holding each threshold.
+INTEGRITY_AUDIT_ACTIONS = {
+    "card.replaced": "INTEGRITY_ALERT_CARD_REPLACEMENTS",
+    "card.unlocked": "INTEGRITY_ALERT_UNLOCKS",
+    "citizen.read": "INTEGRITY_ALERT_CITIZEN_READS",
+}
+VOIDS, VARIANCE_DAYS = "void", "variance_days"
+VARIANCE_WINDOW = 7  # days, today included, over which repeated close variances are counted
+GOVERNORATE_INTEGRITY_TOP = 10  # the governorate board shows the worst this many
+
+
+@dataclass
+class IntegrityAlert:
+    """One person over one threshold, and where the auditors' screen shows the entries."""
+
+    kind: str  # an audit action of INTEGRITY_AUDIT_ACTIONS, VOIDS or VARIANCE_DAYS
+    user_id: int
+    username: str
+    name: str
+    branch: Branch
+    count: int
+    threshold: int
+    audit_query: str  # the auditors' filter, for /audit/?<audit_query>
+
+    @property
+    def weight(self) -> float:
+        return self.count / self.threshold
+
+
+def integrity_thresholds() -> dict[str, int]:
+    thresholds = {
+        action: getattr(settings, name) for action, name in INTEGRITY_AUDIT_ACTIONS.items()
+    }
+    thresholds[VOIDS] = settings.INTEGRITY_ALERT_VOIDS
+    thresholds[VARIANCE_DAYS] = settings.INTEGRITY_ALERT_VARIANCE_DAYS
+    return thresholds
+
+
+def _audited_over(thresholds: dict[str, int]) -> Q:
+    return reduce(
+        operator.or_,
+        (Q(action=action, n__gte=thresholds[action]) for action in INTEGRITY_AUDIT_ACTIONS),
+    )
+
+
+def integrity_alerts(
+    branches: Sequence[Branch], *, now: datetime, limit: int | None = None
+) -> list[IntegrityAlert]:
+    """The people of `branches` over an integrity threshold, worst first (1 query).
+
+    Today (Cairo) per person: card replacements, card unlocks and citizen-record
+    reads from the audit log (its actor); void requests raised (every one, waiting,
+    approved or refused: the audit log has a void only once it is decided, in the
+    supervisor's name); and the days of the last VARIANCE_WINDOW on which their
+    till closed with a variance. Each is counted at the branch where it happened,
+    the branch the auditors' screen filters on.
+    """
+    thresholds = integrity_thresholds()
+    today = timezone.localdate(now, timezone=CAIRO)
+    start, end = day_bounds(today)
+    week_start, _ = day_bounds(today - timedelta(days=VARIANCE_WINDOW - 1))
+    columns = ("user_id", "username", "first_name", "last_name", "branch_id", "alert")
+
+    def person(path: str) -> dict:
+        return {
+            "user_id": F(f"{path}_id"),
+            "username": F(f"{path}__username"),
+            "first_name": F(f"{path}__first_name"),
+            "last_name": F(f"{path}__last_name"),
+        }
+
+    by_id = {branch.pk: branch for branch in branches}
+    in_scope = list(by_id)
+    audited = (
+        AuditEntry.objects.filter(
+            at__gte=start,
+            at__lt=end,
+            action__in=list(INTEGRITY_AUDIT_ACTIONS),
+            actor__isnull=False,
+            branch__in=in_scope,
+        )
+        .annotate(**person("actor"), alert=F("action"))
+        .values(*columns)
+        .annotate(n=Count("id"))
+    )
+    voids = (
+        Request.objects.filter(
+            kind=RequestKind.VOID,
+            requested_at__gte=start,
+            requested_at__lt=end,
+            branch__in=in_scope,
+        )
+        .annotate(**person("requested_by"), alert=Value(VOIDS, output_field=CharField()))
+        .values(*columns)
+        .annotate(n=Count("id"))
+    )
+    variances = (
+        TillSession.objects.filter(
+            status=SessionStatus.CLOSED,
+            closed_at__gte=week_start,
+            closed_at__lt=end,
+            branch__in=in_scope,
+        )
+        .exclude(variance=0)
+        .annotate(**person("agent"), alert=Value(VARIANCE_DAYS, output_field=CharField()))
+        .values(*columns)
+        .annotate(n=Count(TruncDate("closed_at", tzinfo=CAIRO), distinct=True))
+    )
+    rows = (
+        audited.filter(_audited_over(thresholds))
+        .order_by()
+        .union(
+            voids.filter(n__gte=thresholds[VOIDS]).order_by(),
+            variances.filter(n__gte=thresholds[VARIANCE_DAYS]).order_by(),
+            all=True,
+        )
+    )
+    alerts = []
+    for row in rows:
+        kind, branch = row["alert"], by_id[row["branch_id"]]
+        code = branch.code
+        if kind == VARIANCE_DAYS:
+            # The auditors find a close's variance under its transfer, posted in the
+            # supervisor's name: the branch's variances of the week.
+            query = {
+                "action": f"transfer.{TransferKind.CLOSE_VARIANCE.value}",
+                "branch": code,
+                "since": (today - timedelta(days=VARIANCE_WINDOW - 1)).isoformat(),
+            }
+        elif kind == VOIDS:
+            # Approved voids are transfers posted in the supervisor's name: the branch's of the day.
+            query = {
+                "action": f"transfer.{TransferKind.VOID.value}",
+                "branch": code,
+                "since": today.isoformat(),
+            }
+        else:
+            query = {
+                "actor": row["username"],
+                "action": kind,
+                "branch": code,
+                "since": today.isoformat(),
+            }
+        query["until"] = today.isoformat()
+        name = f"{row['first_name']} {row['last_name']}".strip() or row["username"]
+        alerts.append(
+            IntegrityAlert(
+                kind=kind,
+                user_id=row["user_id"],
+                username=row["username"],
+                name=name,
+                branch=branch,
+                count=row["n"],
+                threshold=thresholds[kind],
+                audit_query=urlencode(query),
+            )
+        )
+    alerts.sort(key=lambda a: (-a.weight, a.username, a.kind))
+    return alerts if limit is None else alerts[:limit]

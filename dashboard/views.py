@@ -29,7 +29,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _board_response(request: HttpRequest, page: str, fragment: str, context: dict) -> HttpResponse:
-    context = {**context, "oob": False, "can_approve": can(request.user, Action.APPROVE)}
+    context = {
+        **context,
+        "oob": False,
+        "can_approve": can(request.user, Action.APPROVE),
+        "can_audit": can(request.user, Action.AUDIT),
+    }
     if request.htmx or request.GET.get("fragment") == "1":
         return render(request, fragment, context)
     return render(request, page, context)

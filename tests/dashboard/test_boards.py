@@ -71,23 +71,26 @@ def test_a_void_request_is_an_alert_and_waits_in_the_queue(
     assert [r.kind for r in board.extra["pending"]] == ["void"]
 
 
-def test_the_branch_board_runs_six_queries_whatever_the_payments(
+def test_the_branch_board_runs_seven_queries_whatever_the_payments(
     agent_a, fixed_service, citizen, open_till, branch_a, django_assert_num_queries
 ):
     _pay(agent_a, fixed_service, citizen, n=5)
-    with django_assert_num_queries(6):
+    # Six for the counters, the queue and the alerts; one grouped query for the
+    # integrity alerts (test_integrity_alerts.py).
+    with django_assert_num_queries(7):
         selectors.branch_board(branch_a)
 
 
-def test_the_governorate_board_runs_four_queries(
+def test_the_governorate_board_runs_five_queries(
     agent_a, fixed_service, citizen, open_till, branch_a, branch_b, django_assert_num_queries
 ):
     _pay(agent_a, fixed_service, citizen, n=2)
-    with django_assert_num_queries(4):
+    # Four for the branches' figures; one grouped query for the integrity alerts.
+    with django_assert_num_queries(5):
         board = selectors.governorate_board(branch_a.governorate)
     assert [(r["branch"].code, r["payments"], r["open"]) for r in board.rows] == [("A0001", 2, 1)]
     _pay(agent_a, fixed_service, citizen)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         board = selectors.governorate_board(branch_a.governorate)
     assert [(r["branch"].code, r["payments"], r["total"]) for r in board.rows] == [
         ("A0001", 3, 3 * 5_450)

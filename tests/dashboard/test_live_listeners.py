@@ -43,7 +43,7 @@ async def test_only_the_watched_board_and_variant_is_rendered(
     rendered: list[tuple[str, str, bool]] = []
     real = live.render_board
 
-    def counting(base, *, oob, language, can_approve):
+    def counting(base, *, oob, language, can_approve, can_audit=False):
         rendered.append((base, language, can_approve))
         return real(base, oob=oob, language=language, can_approve=can_approve)
 
