@@ -124,8 +124,9 @@ def test_opening_a_till_appends_its_float_and_the_approval(open_till, branch_a):
         "transfer.float_issue",
         "request.approved",
     ]
-    # The vault was stocked before: a branch transfer outside any till.
-    assert actions_of(log.branch_stream(branch_a)) == ["transfer.bank_in"]
+    # The vault was stocked before, outside any till: recorded by the supervisor, then
+    # posted when the witness confirmed it.
+    assert actions_of(log.branch_stream(branch_a)) == ["vault.move_recorded", "transfer.bank_in"]
 
 
 def test_a_rejection_is_appended_with_its_reason(agent_b, supervisor_b, counter_b):
