@@ -35,7 +35,8 @@ class PaymentForm(KeyedForm):
     )
     tendered = MoneyField(label=_("Cash tendered (EGP)"), required=False)
     card_number = DigitsField(label=_("Card number"), required=False, max_length=24)
-    citizen = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # The citizen's signed token (counter.citizen_links), never their id.
+    citizen = forms.CharField(widget=forms.HiddenInput, required=False, max_length=100)
 
     def __init__(self, *args: Any, service: Service, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -13,10 +13,14 @@ from __future__ import annotations
 import math
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, get_random_string, salted_hmac
 from django.utils.translation import gettext as _
@@ -25,12 +29,17 @@ from django.utils.translation import ngettext
 from agents.digits import normalize_digits
 from agents.models import Governorate
 from agents.permissions import Action, can, scope_of
+from audit import log as audit_log
+from audit.models import AuditEntry
 from counter.models import Citizen, OtpChallenge
 from counter.nationalid import parse_national_id
 from counter.phones import parse_egyptian_mobile
 from counter.sms import send_sms
 from float_management.errors import DomainError, NotAllowed
 from float_management.retry import retry_on_conflict
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 OTP_DIGITS = 6
 OTP_VALIDITY = timedelta(minutes=5)
@@ -70,6 +79,10 @@ class OtpExpired(DomainError):
 
 class OtpUnavailable(DomainError):
     """No code is waiting: none was sent, or it was used up by wrong tries."""
+
+
+class CitizenReadsExhausted(DomainError):
+    """The agent opened CITIZEN_READS_PER_HOUR different citizens in the last hour."""
 
 
 def _require_agent(agent) -> None:
@@ -184,6 +197,100 @@ def citizen_register(
             # No code, no registration: the agent tries again later or another number.
             raise ValidationError({"mobile": str(error)}) from error
         return citizen, True
+
+
+# --- Reading a citizen's record ------------------------------------------------------
+
+READ_WINDOW = timedelta(hours=1)
+READ_VIA = ("search", "page")
+
+
+def _recent_reads(agent: User, stream: str, since: datetime) -> dict[int, datetime]:
+    """Each citizen `agent` read since `since`, with the last time they read them."""
+    rows = (
+        # actor_username first: the (actor_username, at) index finds one person's last
+        # hour at once; the stream (the person's id) keeps the count exact.
+        AuditEntry.objects.filter(
+            actor_username=agent.get_username(),
+            at__gte=since,
+            stream=stream,
+            action="citizen.read",
+        )
+        .order_by()
+        .values("data__citizen")
+        .annotate(last=Max("at"))
+    )
+    return {row["data__citizen"]: row["last"] for row in rows}
+
+
+@retry_on_conflict
+def citizen_read(*, agent: User, citizens: Sequence[Citizen], via: str) -> None:
+    """Record that `agent` reads these citizens' records; refuse past the hourly limit.
+
+    Each citizen read is an audit entry ("citizen.read") in the agent's own
+    stream. The limit counts the different citizens of those entries in the
+    last hour, so reading a citizen again (their page after the search that
+    found them) costs nothing more. The count comes from the audit log, not
+    from the cache: it is exact, and a Redis outage cannot open the registry
+    (the cache wrapper acts empty when Redis is down, which would count zero).
+    A refusal shows nothing and is recorded too ("citizen.read_refused").
+    """
+    _require_agent(agent)
+    assert via in READ_VIA, via
+    if not citizens:
+        return
+    limit = settings.CITIZEN_READS_PER_HOUR
+    stream = audit_log.user_stream(agent.pk)
+    branch_id = scope_of(agent).branch_id
+    failure: DomainError | None = None
+    with transaction.atomic():
+        # The head before the count: a read this agent's other request appends after
+        # this point takes our sequence number, so our insert fails and the whole
+        # count runs again (retry_on_conflict). Two tabs cannot both take the last read.
+        head = audit_log.head_of(stream)
+        now = timezone.now()
+        read = _recent_reads(agent, stream, since=now - READ_WINDOW)
+        new = [citizen.pk for citizen in citizens if citizen.pk not in read]
+        if len(read) + len(set(new)) > limit:
+            audit_log.append(
+                stream=stream,
+                action="citizen.read_refused",
+                actor=agent,
+                object_type="citizen",
+                object_id=new[0],
+                branch=branch_id,
+                data={"citizens": new, "via": via, "limit": limit},
+                head=head,
+            )
+            # A slot frees when the citizen read longest ago leaves the hour.
+            wait = min(read.values(), default=now) + READ_WINDOW - now
+            minutes = max(1, math.ceil(wait.total_seconds() / 60))
+            failure = CitizenReadsExhausted(
+                ngettext(
+                    "You opened the records of %(limit)d different citizens in the last hour, "
+                    "the most allowed. Try again in %(minutes)d minute.",
+                    "You opened the records of %(limit)d different citizens in the last hour, "
+                    "the most allowed. Try again in %(minutes)d minutes.",
+                    minutes,
+                )
+                % {"limit": limit, "minutes": minutes}
+            )
+        else:
+            for citizen in citizens:
+                entry = audit_log.append(
+                    stream=stream,
+                    action="citizen.read",
+                    actor=agent,
+                    object_type="citizen",
+                    object_id=citizen.pk,
+                    branch=branch_id,
+                    data={"citizen": citizen.pk, "via": via},
+                    head=head,
+                )
+                head = audit_log.Head(stream, entry.seq, entry.hash)
+    # Outside the block, so the refusal's record is committed.
+    if failure is not None:
+        raise failure
 
 
 # --- One-time codes ----------------------------------------------------------------

@@ -16,8 +16,9 @@ from agents.permissions import Action, require
 from counter.selectors.catalog import services_search
 
 # The citizen being served is carried from page to page in the query string;
-# anything that is not a plain id or signed token is dropped, not echoed.
-_CITIZEN = re.compile(r"[0-9A-Za-z:_-]{1,64}")
+# anything that is not shaped like a signed token is dropped, not echoed (the
+# payment form checks the signature).
+_CITIZEN = re.compile(r"[0-9A-Za-z:_-]{1,100}")
 
 
 @require_GET

@@ -1,8 +1,12 @@
 """Views: citizens. Find one by national ID or mobile, register one, verify their mobile.
 
-Citizens are national: any agent anywhere finds any citizen. The code panel
-of the citizen's page is one small form per action: with htmx it swaps in
-place, without JavaScript it redirects back to the page (post / redirect / get).
+Citizens are national: any agent anywhere finds any citizen, but only by their
+full national ID or mobile. Links to a citizen carry a token signed for the
+agent who searched (counter.citizen_links), never the row id, so the registry
+cannot be stepped through; each record read is audited and limited per agent
+and hour (services.citizen_read). The code panel of the citizen's page is one
+small form per action: with htmx it swaps in place, without JavaScript it
+redirects back to the page (post / redirect / get).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -19,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents.permissions import Action, can, require
+from counter.citizen_links import citizen_pk_from_token, citizen_token
 from counter.forms.citizens import CitizenForm, SendCodeForm, VerifyCodeForm
 from counter.models import Citizen
 from counter.nationalid import LENGTH, mask_national_id, normalize_national_id, parse_national_id
@@ -31,6 +36,40 @@ from float_management.errors import DomainError
 def shown_national_id(user: Any, number: str) -> str:
     """The whole ID for those who check ID cards (agents, auditors); masked for anyone else."""
     return number if can(user, Action.SEE_NATIONAL_ID) else mask_national_id(number)
+
+
+# --- Links to a citizen ----------------------------------------------------------
+
+
+def citizen_from_token(request: HttpRequest, token: str) -> Citizen | None:
+    """The citizen `token` opens for this agent, carrying it as `.token`; None if it opens nothing.
+
+    None for a token altered, made for another agent or out of date: the caller
+    answers with `citizen_link_gone`.
+    """
+    pk = citizen_pk_from_token(agent=request.user, token=token)
+    if pk is None:
+        return None
+    try:
+        citizen = selectors.citizen_detail(pk)
+    except Citizen.DoesNotExist:
+        return None
+    citizen.token = token
+    return citizen
+
+
+def citizen_link_gone(request: HttpRequest) -> HttpResponse:
+    """A link to a citizen that opens nothing for this agent: 404, and what to do instead."""
+    return render(request, "counter/citizens/link_gone.html", status=404)
+
+
+def _reads_refused(request: HttpRequest, error: DomainError, *, fragment: bool) -> HttpResponse:
+    """Past the hourly limit of citizens read: nothing of the citizen, only why."""
+    context = {"error": str(error)}
+    if fragment:
+        # htmx swaps no 4xx answer: the refusal goes into the search results with a 200.
+        return render(request, "counter/citizens/reads_refused.html#refusal", context)
+    return render(request, "counter/citizens/reads_refused.html", context, status=403)
 
 
 # --- Search ----------------------------------------------------------------------
@@ -60,8 +99,13 @@ def citizen_search(request: HttpRequest) -> HttpResponse:
     hint = register_id = ""
     if query:
         citizens = list(selectors.citizen_search(query))
+        try:
+            services.citizen_read(agent=request.user, citizens=citizens, via="search")
+        except services.CitizenReadsExhausted as error:
+            return _reads_refused(request, error, fragment=bool(request.htmx))
         for citizen in citizens:
             citizen.shown_national_id = shown_national_id(request.user, citizen.national_id)
+            citizen.token = citizen_token(agent=request.user, citizen=citizen)
         if not citizens:
             hint, register_id = _nobody_found_hint(query)
     template = "counter/citizens/search.html"
@@ -95,7 +139,8 @@ def citizen_new(request: HttpRequest) -> HttpResponse:
                     )
                 else:
                     messages.info(request, _("This citizen is already registered."))
-                return redirect("counter:citizen_detail", pk=citizen.pk)
+                token = citizen_token(agent=request.user, citizen=citizen)
+                return redirect("counter:citizen_detail", token=token)
     else:
         national_id = normalize_national_id(request.GET.get("national_id", ""))[:LENGTH]
         form = CitizenForm(initial={"national_id": national_id})
@@ -103,13 +148,6 @@ def citizen_new(request: HttpRequest) -> HttpResponse:
 
 
 # --- The citizen's page and their code -------------------------------------------
-
-
-def _citizen_or_404(pk: int) -> Citizen:
-    try:
-        return selectors.citizen_detail(pk)
-    except Citizen.DoesNotExist:
-        raise Http404 from None
 
 
 def _detail_response(request: HttpRequest, citizen: Citizen, **forms: Any) -> HttpResponse:
@@ -144,23 +182,34 @@ def _detail_response(request: HttpRequest, citizen: Citizen, **forms: Any) -> Ht
     return render(request, template, context)
 
 
-def _done(request: HttpRequest, pk: int, message: str) -> HttpResponse:
+def _done(request: HttpRequest, citizen: Citizen, message: str) -> HttpResponse:
     messages.success(request, message)
     if request.htmx:
-        return _detail_response(request, _citizen_or_404(pk))
-    return redirect("counter:citizen_detail", pk=pk)
+        fresh = selectors.citizen_detail(citizen.pk)
+        fresh.token = citizen.token
+        return _detail_response(request, fresh)
+    return redirect("counter:citizen_detail", token=citizen.token)
 
 
 @require_GET
 @require(Action.OPERATE_COUNTER)
-def citizen_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _detail_response(request, _citizen_or_404(pk))
+def citizen_detail(request: HttpRequest, token: str) -> HttpResponse:
+    citizen = citizen_from_token(request, token)
+    if citizen is None:
+        return citizen_link_gone(request)
+    try:
+        services.citizen_read(agent=request.user, citizens=[citizen], via="page")
+    except services.CitizenReadsExhausted as error:
+        return _reads_refused(request, error, fragment=False)
+    return _detail_response(request, citizen)
 
 
 @require_POST
 @require(Action.OPERATE_COUNTER)
-def citizen_send_code(request: HttpRequest, pk: int) -> HttpResponse:
-    citizen = _citizen_or_404(pk)
+def citizen_send_code(request: HttpRequest, token: str) -> HttpResponse:
+    citizen = citizen_from_token(request, token)
+    if citizen is None:
+        return citizen_link_gone(request)
     form = SendCodeForm(request.POST)
     if form.is_valid():
         try:
@@ -175,14 +224,16 @@ def citizen_send_code(request: HttpRequest, pk: int) -> HttpResponse:
             # Isolated left to right, or an Arabic sentence moves the "+" to the number's end.
             mobile = f"\u2066{challenge.mobile}\u2069"
             message = _("A new code was sent to %(mobile)s.") % {"mobile": mobile}
-            return _done(request, pk, message)
+            return _done(request, citizen, message)
     return _detail_response(request, citizen, send_form=form)
 
 
 @require_POST
 @require(Action.OPERATE_COUNTER)
-def citizen_verify(request: HttpRequest, pk: int) -> HttpResponse:
-    citizen = _citizen_or_404(pk)
+def citizen_verify(request: HttpRequest, token: str) -> HttpResponse:
+    citizen = citizen_from_token(request, token)
+    if citizen is None:
+        return citizen_link_gone(request)
     form = VerifyCodeForm(request.POST)
     if form.is_valid():
         try:
@@ -190,14 +241,15 @@ def citizen_verify(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as error:
             form.add_error("code", str(error))
         else:
-            return _done(request, pk, _("Mobile number verified."))
+            return _done(request, citizen, _("Mobile number verified."))
     return _detail_response(request, citizen, verify_form=form)
 
 
 urlpatterns = [
     path("citizens/search/", citizen_search, name="citizen_search"),
     path("citizens/new/", citizen_new, name="citizen_new"),
-    path("citizens/<int:pk>/", citizen_detail, name="citizen_detail"),
-    path("citizens/<int:pk>/send-code/", citizen_send_code, name="citizen_send_code"),
-    path("citizens/<int:pk>/verify/", citizen_verify, name="citizen_verify"),
+    # A signed token, never the row id (counter.citizen_links).
+    path("citizens/<str:token>/", citizen_detail, name="citizen_detail"),
+    path("citizens/<str:token>/send-code/", citizen_send_code, name="citizen_send_code"),
+    path("citizens/<str:token>/verify/", citizen_verify, name="citizen_verify"),
 ]

@@ -1,10 +1,9 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from agents.digits import normalize_digits
 from agents.models import Branch
 from agents.permissions import Action, require, scope_of
-from counter.models import Citizen
+from counter.views.citizens import citizen_from_token, citizen_link_gone
 from float_management.selectors import session_active_for
 from float_management.services import till_state
 
@@ -17,10 +16,11 @@ def home(request: HttpRequest) -> HttpResponse:
     state = None
     if session is not None and session.is_open:
         state = till_state(balance=session.account.balance, limit=branch.till_cash_limit)
-    raw = normalize_digits(request.GET.get("citizen", ""))
-    # ASCII digits only: str.isdigit() also takes "²", which the query refuses.
-    is_id = raw.isascii() and raw.isdigit() and len(raw) <= 18
-    citizen = Citizen.objects.filter(pk=int(raw)).first() if is_id else None
+    # The citizen being served comes by the token of their search, never by an id.
+    token = request.GET.get("citizen", "").strip()
+    citizen = citizen_from_token(request, token) if token else None
+    if token and citizen is None:
+        return citizen_link_gone(request)
     return render(
         request,
         "counter/home.html",

@@ -30,25 +30,27 @@ from counter.services import cards as card_services
 from counter.services import payments as payment_services
 from counter.services.catalog import references_clean, service_quote
 from counter.services.citizens import otp_send_to_bound_mobile
+from counter.views.citizens import citizen_from_token, citizen_link_gone
 from float_management.errors import DomainError
 from float_management.selectors import session_active_for
 
 _ISSUED_CARD = "counter.issued_card"  # session key: the card just issued, shown once
 
 
-def _id_from(raw: str | None) -> int | None:
-    """A row id carried in a form or query string, or None for anything else."""
-    text = normalize_digits(raw or "").strip()
-    # ASCII digits only: str.isdigit() also takes "²", which int() refuses;
-    # at most 18 digits, so the id fits a 64-bit column.
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        return None
-    return int(text)
+class _CitizenLinkGone(Exception):
+    """A citizen token that opens nothing for this agent (altered, another's, out of date)."""
 
 
 def _citizen_from(request: HttpRequest) -> Citizen | None:
-    pk = _id_from(request.POST.get("citizen") or request.GET.get("citizen"))
-    return None if pk is None else Citizen.objects.filter(pk=pk).first()
+    """The citizen whose token (counter.citizen_links) the form or query carries, if any."""
+    token = (request.POST.get("citizen") or request.GET.get("citizen") or "").strip()
+    if not token:
+        return None
+    citizen = citizen_from_token(request, token)
+    if citizen is None:
+        # Never a payment or a card without the citizen the agent meant.
+        raise _CitizenLinkGone
+    return citizen
 
 
 def _add_errors(form, error: ValidationError) -> None:
@@ -74,9 +76,12 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
         code=code,
         is_active=True,
     )
-    citizen = _citizen_from(request)
+    try:
+        citizen = _citizen_from(request)
+    except _CitizenLinkGone:
+        return citizen_link_gone(request)
     form = PaymentForm(
-        request.POST or None, service=service, initial={"citizen": citizen.pk if citizen else None}
+        request.POST or None, service=service, initial={"citizen": citizen.token if citizen else ""}
     )
     context = {"service": service, "citizen": citizen, "form": form}
     if request.method == "POST" and form.is_valid():
@@ -207,7 +212,10 @@ def cards(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require(Action.OPERATE_COUNTER)
 def card_issue(request: HttpRequest) -> HttpResponse:
-    citizen = _citizen_from(request)
+    try:
+        citizen = _citizen_from(request)
+    except _CitizenLinkGone:
+        return citizen_link_gone(request)
     if citizen is None:
         messages.error(request, _("Find the citizen first, then issue the card from their page."))
         return redirect("counter:home")
@@ -228,7 +236,8 @@ def card_issue(request: HttpRequest) -> HttpResponse:
             # The full number is shown once, to the agent who issued it: the page after
             # the redirect takes it from their session, never from the address.
             request.session[_ISSUED_CARD] = card.pk
-            return redirect(f"{request.path}?citizen={citizen.pk}")
+            # A verified token: URL-safe characters only.
+            return redirect(f"{request.path}?citizen={citizen.token}")
         except DomainError as error:
             form.add_error(None, str(error))
     issued_pk = request.session.pop(_ISSUED_CARD, None)

@@ -40,10 +40,14 @@ MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
     "float:vault_confirm": ((1,), {"*": 405}),
     "counter:citizen_search": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
     "counter:citizen_new": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
-    # Citizens are national: any agent may open any citizen; none exists here, so 404.
-    "counter:citizen_detail": ((1,), {ANON: LOGIN, "agent_a": 404, "agent_b": 404, "*": 403}),
-    "counter:citizen_send_code": ((1,), {"*": 405}),
-    "counter:citizen_verify": ((1,), {"*": 405}),
+    # Citizens are reached by a token signed for the agent who searched, never an id:
+    # a made-up one (here, the id 1 and an invented signature) opens nothing, so 404.
+    "counter:citizen_detail": (
+        ("MQ:1xYLaK:made-up",),
+        {ANON: LOGIN, "agent_a": 404, "agent_b": 404, "*": 403},
+    ),
+    "counter:citizen_send_code": (("MQ:1xYLaK:made-up",), {"*": 405}),
+    "counter:citizen_verify": (("MQ:1xYLaK:made-up",), {"*": 405}),
     "counter:service_search": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
     "counter:pay": (("NOPE",), {ANON: LOGIN, "agent_a": 404, "agent_b": 404, "*": 403}),
     "counter:payments": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),

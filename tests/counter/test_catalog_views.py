@@ -100,13 +100,15 @@ def test_names_are_in_arabic_unless_english_is_chosen(client, agent_a, catalog):
 def test_the_citizen_being_served_is_carried_to_the_payment_link(client, agent_a, catalog):
     client.force_login(agent_a)
 
-    html = client.get(URL, {"q": "LA-101", "citizen": "42"}).content.decode()
+    token = "MTIz:1xYLaK:" + "aB_-" * 10 + "xyz"  # the shape of counter.citizen_links' tokens
 
-    assert 'href="/counter/pay/LA-101/?citizen=42"' in html
-    assert '<input type="hidden" name="citizen" value="42">' in html
+    html = client.get(URL, {"q": "LA-101", "citizen": token}).content.decode()
+
+    assert f'href="/counter/pay/LA-101/?citizen={token.replace(":", "%3A")}"' in html
+    assert f'<input type="hidden" name="citizen" value="{token}">' in html
 
 
-def test_a_citizen_value_that_is_not_an_id_is_dropped(client, agent_a, catalog):
+def test_a_citizen_value_that_is_not_a_token_is_dropped(client, agent_a, catalog):
     client.force_login(agent_a)
 
     html = client.get(URL, {"q": "LA-101", "citizen": '"><script>x</script>'}).content.decode()

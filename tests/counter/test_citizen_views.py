@@ -6,6 +6,7 @@ import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from counter.citizen_links import citizen_pk_from_token, citizen_token
 from counter.models import Citizen, OtpChallenge, SmsMessage
 from counter.services.citizens import citizen_register
 from counter.views.citizens import shown_national_id
@@ -14,6 +15,11 @@ WOMAN_1990 = "29001010112345"
 ARABIC_WOMAN_1990 = "٢٩٠٠١٠١٠١١٢٣٤٥"
 MOBILE = "+201012345678"
 HTMX = {"HX-Request": "true"}
+
+
+def _url(name, agent, citizen):
+    """A citizen's page (or one of its actions) as a search shows it to `agent`."""
+    return reverse(f"counter:{name}", args=[citizen_token(agent=agent, citizen=citizen)])
 
 
 def _last_code(mobile=MOBILE):
@@ -56,17 +62,18 @@ def test_an_agent_registers_and_verifies_a_citizen_end_to_end(
     with django_capture_on_commit_callbacks(execute=True):
         registered = client.post(reverse("counter:citizen_new"), data)
     citizen = Citizen.objects.get()
-    detail_url = reverse("counter:citizen_detail", args=[citizen.pk])
     assert registered.status_code == 302
-    assert registered["Location"] == detail_url
+    detail_url = registered["Location"]
+    token = detail_url.split("/")[-2]
+    assert detail_url == reverse("counter:citizen_detail", args=[token])
+    assert citizen_pk_from_token(agent=agent_a, token=token) == citizen.pk
     assert citizen.mobile == ""
 
     page = client.get(detail_url).content.decode()
-    assert reverse("counter:citizen_verify", args=[citizen.pk]) in page
+    verify_url = reverse("counter:citizen_verify", args=[token])
+    assert verify_url in page
 
-    verified = client.post(
-        reverse("counter:citizen_verify", args=[citizen.pk]), {"code": _last_code()}
-    )
+    verified = client.post(verify_url, {"code": _last_code()})
     assert verified.status_code == 302
     citizen.refresh_from_db()
     assert citizen.mobile == MOBILE
@@ -115,7 +122,9 @@ def test_registering_a_known_id_opens_the_known_citizen(client, agent_b, citizen
         "consent": "on",
     }
     response = client.post(reverse("counter:citizen_new"), data)
-    assert response["Location"] == reverse("counter:citizen_detail", args=[citizen.pk])
+    token = response["Location"].split("/")[-2]
+    assert response["Location"] == reverse("counter:citizen_detail", args=[token])
+    assert citizen_pk_from_token(agent=agent_b, token=token) == citizen.pk
     citizen.refresh_from_db()
     assert citizen.name_ar == "فاطمة حسن"
 
@@ -125,7 +134,7 @@ def test_an_htmx_search_gets_only_the_results(client, agent_a, citizen):
     response = client.get(reverse("counter:citizen_search"), {"q": WOMAN_1990}, headers=HTMX)
     html = response.content.decode()
     assert "<html" not in html
-    assert reverse("counter:citizen_detail", args=[citizen.pk]) in html
+    assert _url("citizen_detail", agent_a, citizen) in html
     assert WOMAN_1990 in html  # agents see the whole ID
 
 
@@ -136,7 +145,7 @@ def test_a_plain_search_gets_the_whole_page(client, agent_a, citizen):
     assert "<html" in html
     assert 'id="citizen-results"' in html
     assert html.count('id="citizen-results"') == 1
-    assert reverse("counter:citizen_detail", args=[citizen.pk]) in html
+    assert _url("citizen_detail", agent_a, citizen) in html
 
 
 def test_a_search_for_an_impossible_id_says_why(client, agent_a):
@@ -151,7 +160,7 @@ def test_an_agent_of_another_branch_finds_and_opens_the_citizen(client, agent_b,
     client.force_login(agent_b)
     found = client.get(reverse("counter:citizen_search"), {"q": WOMAN_1990})
     assert list(found.context["citizens"]) == [citizen]
-    page = client.get(reverse("counter:citizen_detail", args=[citizen.pk]))
+    page = client.get(_url("citizen_detail", agent_b, citizen))
     assert page.status_code == 200
 
 
@@ -160,27 +169,27 @@ def test_the_citizen_page_shows_identity_mobile_and_the_pay_link(
 ):
     client.force_login(agent_a)
     code = _last_code()
-    client.post(reverse("counter:citizen_verify", args=[citizen.pk]), {"code": code})
-    html = client.get(reverse("counter:citizen_detail", args=[citizen.pk])).content.decode()
+    client.post(_url("citizen_verify", agent_a, citizen), {"code": code})
+    token = citizen_token(agent=agent_a, citizen=citizen)
+    html = client.get(reverse("counter:citizen_detail", args=[token])).content.decode()
     assert WOMAN_1990 in html
     assert MOBILE in html
     assert branch_a.name_ar in html  # where they were registered (Arabic is the default)
     assert "1990" in html
     pay = f'id="pay-service" class="button primary" href="{reverse("counter:home")}?citizen='
-    assert pay + str(citizen.pk) in html
+    assert pay + token + '"' in html
 
 
 def test_an_unknown_citizen_is_404(client, agent_a):
     client.force_login(agent_a)
-    assert client.get(reverse("counter:citizen_detail", args=[999])).status_code == 404
+    gone = Citizen(pk=999)
+    assert client.get(_url("citizen_detail", agent_a, gone)).status_code == 404
 
 
 def test_a_wrong_code_over_htmx_swaps_the_panel_with_the_tries_left(client, agent_a, citizen):
     client.force_login(agent_a)
     wrong = "000000" if _last_code() != "000000" else "111111"
-    response = client.post(
-        reverse("counter:citizen_verify", args=[citizen.pk]), {"code": wrong}, headers=HTMX
-    )
+    response = client.post(_url("citizen_verify", agent_a, citizen), {"code": wrong}, headers=HTMX)
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html
@@ -193,7 +202,7 @@ def test_a_wrong_code_over_htmx_swaps_the_panel_with_the_tries_left(client, agen
 def test_a_right_code_over_htmx_shows_the_verified_mobile(client, agent_a, citizen):
     client.force_login(agent_a)
     response = client.post(
-        reverse("counter:citizen_verify", args=[citizen.pk]), {"code": _last_code()}, headers=HTMX
+        _url("citizen_verify", agent_a, citizen), {"code": _last_code()}, headers=HTMX
     )
     assert response.status_code == 200
     assert MOBILE in response.content.decode()
@@ -202,7 +211,7 @@ def test_a_right_code_over_htmx_shows_the_verified_mobile(client, agent_a, citiz
 
 def test_sending_a_code_too_soon_shows_the_wait(client, agent_a, citizen):
     client.force_login(agent_a)
-    response = client.post(reverse("counter:citizen_send_code", args=[citizen.pk]), {"mobile": ""})
+    response = client.post(_url("citizen_send_code", agent_a, citizen), {"mobile": ""})
     assert response.status_code == 200
     assert response.context["send_form"].non_field_errors()
     assert OtpChallenge.objects.count() == 1
@@ -210,7 +219,7 @@ def test_sending_a_code_too_soon_shows_the_wait(client, agent_a, citizen):
 
 def test_sending_a_code_to_a_bad_number_shows_it_by_the_field(client, agent_a, citizen):
     client.force_login(agent_a)
-    url = reverse("counter:citizen_send_code", args=[citizen.pk])
+    url = _url("citizen_send_code", agent_a, citizen)
     response = client.post(url, {"mobile": "+447700900123"}, headers=HTMX)
     assert response.context["send_form"].errors["mobile"]
     assert 'value="+447700900123"' in response.content.decode()
@@ -219,19 +228,19 @@ def test_sending_a_code_to_a_bad_number_shows_it_by_the_field(client, agent_a, c
 @pytest.mark.parametrize("name", ["citizen_send_code", "citizen_verify"])
 def test_the_code_actions_refuse_get(client, agent_a, citizen, name):
     client.force_login(agent_a)
-    assert client.get(reverse(f"counter:{name}", args=[citizen.pk])).status_code == 405
+    assert client.get(_url(name, agent_a, citizen)).status_code == 405
 
 
 @pytest.mark.parametrize("name", ["citizen_search", "citizen_detail"])
 def test_the_read_pages_refuse_post(client, agent_a, citizen, name):
     client.force_login(agent_a)
-    args = [citizen.pk] if name == "citizen_detail" else []
+    args = [citizen_token(agent=agent_a, citizen=citizen)] if name == "citizen_detail" else []
     assert client.post(reverse(f"counter:{name}", args=args)).status_code == 405
 
 
 @pytest.mark.parametrize("name", ["citizen_search", "citizen_new", "citizen_detail"])
-def test_an_anonymous_visitor_is_sent_to_log_in(client, citizen, name):
-    args = [citizen.pk] if name == "citizen_detail" else []
+def test_an_anonymous_visitor_is_sent_to_log_in(client, agent_a, citizen, name):
+    args = [citizen_token(agent=agent_a, citizen=citizen)] if name == "citizen_detail" else []
     response = client.get(reverse(f"counter:{name}", args=args))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
@@ -241,15 +250,17 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client, citizen, name):
 @pytest.mark.parametrize("name", ["citizen_search", "citizen_new", "citizen_detail"])
 def test_people_who_do_not_work_a_counter_are_forbidden(client, personas, citizen, persona, name):
     client.force_login(personas[persona])
-    args = [citizen.pk] if name == "citizen_detail" else []
+    token = citizen_token(agent=personas[persona], citizen=citizen)
+    args = [token] if name == "citizen_detail" else []
     assert client.get(reverse(f"counter:{name}", args=args)).status_code == 403
 
 
 @pytest.mark.parametrize("persona", ["supervisor_a", "head_office"])
 def test_a_supervisor_cannot_send_or_check_codes(client, personas, citizen, persona):
     client.force_login(personas[persona])
-    send = client.post(reverse("counter:citizen_send_code", args=[citizen.pk]), {"mobile": ""})
-    verify = client.post(reverse("counter:citizen_verify", args=[citizen.pk]), {"code": "123456"})
+    who = personas[persona]
+    send = client.post(_url("citizen_send_code", who, citizen), {"mobile": ""})
+    verify = client.post(_url("citizen_verify", who, citizen), {"code": "123456"})
     assert (send.status_code, verify.status_code) == (403, 403)
     assert OtpChallenge.objects.get().attempts == 0
 

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils.translation import gettext, override
 
+from counter.citizen_links import citizen_token
 from counter.models import Payment
 from counter.services import cards
 from float_management.models import Request
@@ -16,11 +17,12 @@ def _key():
 
 
 def _pay_data(citizen, **extra):
+    """The payment form as agent_a (who registered `citizen`) fills it in."""
     data = {
         "ref_licence": "١٢٣٤٥٦",
         "method": "cash",
         "tendered": "100",
-        "citizen": citizen.pk,
+        "citizen": citizen_token(agent=citizen.registered_by, citizen=citizen),
         "idempotency_key": _key(),
     }
     data.update(extra)
@@ -178,8 +180,9 @@ def test_cards_page_tops_up_and_shows_the_balance(client, agent_a, citizen, open
 
 def test_issuing_a_card_from_the_citizens_page(client, agent_a, citizen, open_till):
     client.force_login(agent_a)
-    url = reverse("counter:card_issue") + f"?citizen={citizen.pk}"
-    response = client.post(url, {"pin": "١٢٣٤", "citizen": citizen.pk, "idempotency_key": _key()})
+    token = citizen_token(agent=agent_a, citizen=citizen)
+    url = reverse("counter:card_issue") + f"?citizen={token}"
+    response = client.post(url, {"pin": "١٢٣٤", "citizen": token, "idempotency_key": _key()})
     assert response.status_code == 302
     assert citizen.cards.count() == 1
     card = citizen.cards.get()
@@ -200,7 +203,9 @@ def test_a_cards_full_number_is_never_shown_to_another_agent(
     card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
     client.force_login(agent_b)
 
-    response = client.get(reverse("counter:card_issue"), {"citizen": citizen.pk, "issued": card.pk})
+    token = citizen_token(agent=agent_b, citizen=citizen)
+    response = client.get(reverse("counter:card_issue"), {"citizen": token, "issued": card.pk})
+    assert response.status_code == 200
 
     html = response.content.decode()
     assert card.number[-4:] not in html  # the last four only would be allowed; not even those

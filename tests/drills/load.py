@@ -151,11 +151,14 @@ class PaymentLoad:
             client = Client(base)
             client.login(agent, password)
             self.clients[agent] = client
-        first = next(iter(self.clients.values()))
-        found = first.request(f"/counter/citizens/search/?q={CITIZEN_NATIONAL_ID}").body
-        self.citizen = first_match(r"/counter/citizens/(\d+)/", found)
-        self.path = f"/counter/pay/{SERVICE}/?citizen={self.citizen}"
-        form = first.request(self.path).body
+        # Each agent finds the citizen: a link to a citizen carries a token signed for
+        # the agent who searched, which opens nothing for another agent.
+        self.citizens = {}
+        for agent, client in self.clients.items():
+            found = client.request(f"/counter/citizens/search/?q={CITIZEN_NATIONAL_ID}").body
+            self.citizens[agent] = first_match(r"/counter/citizens/([\w-]+:[\w:-]+)/", found)
+        first = next(iter(self.clients))
+        form = self.clients[first].request(self.path(first)).body
         assert 'name="ref_licence_no"' in form, "the payment form changed: no licence field"
         self.payments: list[Payment] = []
         self.phase = "before"
@@ -165,6 +168,9 @@ class PaymentLoad:
         self._running = threading.Event()
         self._running.set()
         self._threads: list[threading.Thread] = []
+
+    def path(self, agent: str) -> str:
+        return f"/counter/pay/{SERVICE}/?citizen={self.citizens[agent]}"
 
     def new_payment(self, agent: str) -> Payment:
         with self._lock:
@@ -178,7 +184,7 @@ class PaymentLoad:
             "ref_licence_no": licence,
             "tendered": "50",
             "method": "cash",
-            "citizen": self.citizen,
+            "citizen": self.citizens[agent],
             "idempotency_key": key,
             "confirm": "1",
         }
@@ -190,7 +196,7 @@ class PaymentLoad:
     def post(self, payment: Payment) -> Attempt:
         phase = self.phase
         try:
-            answer = self.clients[payment.agent].request(self.path, payment.data)
+            answer = self.clients[payment.agent].request(self.path(payment.agent), payment.data)
         except NoResponse as error:
             attempt = Attempt(NO_RESPONSE, phase, detail=str(error))
         else:

@@ -70,7 +70,9 @@ def _agent_screens(scan: Scanner, base: str) -> None:
     scan.visit("counter-home", f"{base}/counter/")
     scan.visit("citizen-search", f"{base}/counter/citizens/search/?q={CITIZEN_ID}")
     citizen_url = page.locator("#citizen-results a").first.get_attribute("href")
-    citizen = re.search(r"/citizens/(\d+)/", citizen_url).group(1)
+    # The link carries a token signed for this agent (not the citizen's id); the same
+    # token opens the counter screen and the payment form for this citizen.
+    citizen = re.search(r"/citizens/([\w-]+:[\w:-]+)/", citizen_url).group(1)
     scan.visit("citizen-new", f"{base}/counter/citizens/new/?national_id=29001010112399")
     page.fill("#id_national_id", "2900")
     with page.expect_navigation(wait_until="load"):

@@ -56,7 +56,8 @@ def test_a_payment_through_one_process_reaches_a_dashboard_on_the_other(two_proc
         agent = Session(first.base)
         agent.login("agent.01001.1", PASSWORD)
         _, html = agent.get("/counter/citizens/search/?q=28503150123451")
-        citizen = re.search(r"/counter/citizens/(\d+)/", html).group(1)
+        # The search's link carries a token signed for this agent, not the citizen's id.
+        citizen = re.search(r'href="/counter/citizens/([\w-]+:[\w:-]+)/"', html).group(1)
         _, page = agent.get(f"/counter/pay/LA-106/?citizen={citizen}")
         data = {
             "ref_licence_no": "4321/2025",

@@ -173,6 +173,7 @@ def _row_counts() -> dict[str, int]:
 @pytest.fixture
 def world(personas, fixed_service, citizen, open_till, denominations, counter_b):
     """Something for every endpoint to act on: a pending request, a payment, a card."""
+    from counter.citizen_links import citizen_token
     from counter.services import cards, payments
 
     agent_a = personas["agent_a"]
@@ -204,7 +205,8 @@ def world(personas, fixed_service, citizen, open_till, denominations, counter_b)
         "ids": {
             "pending": pending.pk,
             "vault": vault.pk,
-            "citizen": citizen.pk,
+            # Links to a citizen carry a token signed for the agent (agent_a here).
+            "citizen": citizen_token(agent=agent_a, citizen=citizen),
             "payment": payment.reference,
             "card": card.number,
             "agent_a": agent_a.pk,

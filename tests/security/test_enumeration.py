@@ -7,9 +7,11 @@ import re
 import uuid
 
 import pytest
+from django.contrib.auth import get_user
 from django.test import Client
 from django.urls import reverse
 
+from counter.citizen_links import citizen_token
 from counter.models import OtpChallenge, SmsMessage
 from counter.services import payments
 from receipts.tokens import reference_from, token_for
@@ -102,13 +104,17 @@ def test_reference_from_never_raises_on_odd_tokens():
 # --- Citizens' SMS codes: agents only, and the code never comes back ------------------------
 
 
+def _url(name, client, citizen):
+    """A citizen's page or action, linked for the person logged in on `client`."""
+    user = get_user(client)
+    return reverse(f"counter:{name}", args=[citizen_token(agent=user, citizen=citizen)])
+
+
 @pytest.fixture
 def send(django_capture_on_commit_callbacks):
     def post(client, citizen):
         with django_capture_on_commit_callbacks(execute=True):  # the SMS goes after commit
-            return client.post(
-                reverse("counter:citizen_send_code", args=[citizen.pk]), {"mobile": ""}
-            )
+            return client.post(_url("citizen_send_code", client, citizen), {"mobile": ""})
 
     return post
 
@@ -120,7 +126,7 @@ def test_only_agents_send_or_check_codes(personas, citizen, who, send):
     client = Client()
     client.force_login(personas[who])
     assert send(client, citizen).status_code == 403
-    verify = reverse("counter:citizen_verify", args=[citizen.pk])
+    verify = _url("citizen_verify", client, citizen)
     assert client.post(verify, {"code": "123456"}).status_code == 403
     assert not SmsMessage.objects.exists()
     assert not OtpChallenge.objects.exists()
@@ -139,8 +145,8 @@ def test_the_code_sent_never_appears_in_the_agents_pages(client, agent_a, citize
     code = re.search(r"\b([0-9]{6})\b", SmsMessage.objects.get().body)[1]
     pages = [
         response,
-        client.get(reverse("counter:citizen_detail", args=[citizen.pk])),
-        client.post(reverse("counter:citizen_verify", args=[citizen.pk]), {"code": "000000"}),
+        client.get(_url("citizen_detail", client, citizen)),
+        client.post(_url("citizen_verify", client, citizen), {"code": "000000"}),
     ]
     for page in pages:
         assert code not in page.content.decode()
@@ -153,7 +159,7 @@ def test_a_wrong_code_says_only_how_many_tries_are_left(client, agent_a, citizen
     send(client, citizen)
     code = re.search(r"\b([0-9]{6})\b", SmsMessage.objects.get().body)[1]
     wrong = f"{(int(code) + 1) % 10**6:06d}"
-    response = client.post(reverse("counter:citizen_verify", args=[citizen.pk]), {"code": wrong})
+    response = client.post(_url("citizen_verify", client, citizen), {"code": wrong})
     errors = response.context["verify_form"].errors["code"]
     assert len(errors) == 1 and "4" in errors[0]
     assert code not in response.content.decode()
