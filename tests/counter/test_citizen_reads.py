@@ -1,11 +1,14 @@
 """The citizen registry cannot be dumped: no ids in links, reads audited and limited per agent."""
 
 import re
+import threading
 import time
 import uuid
 from datetime import timedelta
 
+import pytest
 from django.core import signing
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -249,3 +252,35 @@ def test_the_refusal_says_when_to_try_again(client, agent_a, citizen, settings, 
         "You opened the records of 1 different citizens in the last hour, the most allowed. "
         "Try again in 10 minutes."
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_tabs_cannot_both_take_the_last_read_of_the_hour(agent_a, citizen, settings):
+    """Reads race on the agent's audit stream: the loser counts again and is refused."""
+    from counter.services.citizens import CitizenReadsExhausted, citizen_read
+
+    settings.CITIZEN_READS_PER_HOUR = 2
+    citizen_read(agent=agent_a, citizens=[citizen], via="search")
+    others = [_another_citizen(agent_a, n) for n in range(3)]
+    barrier = threading.Barrier(len(others))
+    read, refused = [], []
+
+    def run(other):
+        try:
+            barrier.wait()
+            citizen_read(agent=agent_a, citizens=[other], via="search")
+            read.append(other.pk)
+        except CitizenReadsExhausted:
+            refused.append(other.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(other,)) for other in others]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (len(read), len(refused)) == (1, 2)
+    assert {data["citizen"] for _, _, data in _reads(agent_a)} == {citizen.pk, *read}
+    assert len(_reads(agent_a, "citizen.read_refused")) == 2
