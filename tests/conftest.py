@@ -5,11 +5,21 @@ the agent of B, A's supervisor, the regional supervisor of Cairo, the
 regional supervisor of Giza, head office and an auditor.
 """
 
+import os
+
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
 
 from agents.models import Role
 from tests.factories import BranchFactory, CounterFactory, governorate, person
+
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: "dev" (the default) is Hypothesis's
+# own 100 examples a property; "ci" asks for 1,000, which the stateful walks also follow
+# (they run 30 in "dev": each example is a whole day in the database).
+hypothesis_settings.register_profile("dev")
+hypothesis_settings.register_profile("ci", max_examples=1_000, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def pytest_collection_modifyitems(config, items):

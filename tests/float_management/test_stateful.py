@@ -44,8 +44,10 @@ from float_management.verify import ledger_verify
 
 pytestmark = pytest.mark.django_db
 
+# 30 walks in the everyday run ("dev"); other profiles (tests/conftest.py) set the count.
+EXAMPLES = 30 if settings.get_current_profile_name() == "dev" else settings.default.max_examples
 SETTINGS = settings(
-    max_examples=30,
+    max_examples=EXAMPLES,
     stateful_step_count=25,
     deadline=None,
     # No example database: the examples live in a rolled-back transaction, and nothing
