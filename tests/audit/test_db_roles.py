@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
+from django.utils import translation
 
 from audit.models import AuditEntry, StreamHead
 from audit.verify import audit_verify
@@ -120,7 +121,10 @@ def test_the_command_refuses_to_make_the_owner_the_app_role():
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_user")
         (owner,) = cursor.fetchone()
-    with pytest.raises(CommandError, match="superuser or the role running this command"):
+    with (
+        translation.override("en"),
+        pytest.raises(CommandError, match="superuser or the role running this command"),
+    ):
         call_command("db_app_role", owner, verbosity=0)
 
 

@@ -24,6 +24,12 @@ from receipts.tokens import print_token_for
 JSON = {"Accept": "application/json"}
 
 
+@pytest.fixture(autouse=True)
+def _english(client):
+    """These tests read the English messages (the app speaks Arabic unless told)."""
+    client.cookies["django_language"] = "en"
+
+
 @pytest.fixture
 def payment(agent_a, fixed_service, citizen, open_till):
     return payments.payment_post_cash(
