@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from agents.digits import normalize_digits
@@ -37,12 +38,24 @@ TERMS_TTL = 60.0
 _terms: dict[tuple[int, date], tuple[float, FeeSchedule, list]] = {}
 _fields: dict[int, tuple[float, list]] = {}
 _account_ids: dict[tuple[int, int], int] = {}
+# Ids cached by a transaction that has not committed yet: the account may be a row it
+# made, which a rollback takes away (and SQLite gives its id to the next new row). A
+# payment that fails forgets them (catalog_forget_uncommitted); a commit keeps them.
+_uncommitted: set[tuple[int, int]] = set()
 
 
 def catalog_cache_clear(**_kwargs) -> None:
     _terms.clear()
     _fields.clear()
     _account_ids.clear()
+    _uncommitted.clear()
+
+
+def catalog_forget_uncommitted() -> None:
+    """Drop the account ids cached by transactions not known to have committed."""
+    for key in list(_uncommitted):
+        _account_ids.pop(key, None)
+        _uncommitted.discard(key)
 
 
 def _terms_of(service: Service, day: date) -> tuple[FeeSchedule, list]:
@@ -170,6 +183,8 @@ def component_account_id(component: FeeComponent, service: Service, branch: Bran
     key = (component.pk, branch.pk)
     if key not in _account_ids:
         _account_ids[key] = component_account(component, service, branch).pk
+        _uncommitted.add(key)
+        transaction.on_commit(lambda: _uncommitted.discard(key))
     return _account_ids[key]
 
 

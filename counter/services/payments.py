@@ -8,7 +8,8 @@ gives the same payment, never two.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,7 +20,12 @@ from counter.checkdigit import new_reference
 from counter.errors import CitizenRequired
 from counter.models import Citizen, Payment, PaymentLine, PrepaidCard, Service
 from counter.services import cards as card_services
-from counter.services.catalog import component_account_id, references_clean, service_quote
+from counter.services.catalog import (
+    catalog_forget_uncommitted,
+    component_account_id,
+    references_clean,
+    service_quote,
+)
 from float_management import services as till
 from float_management import signals
 from float_management.errors import InvalidAmount, InvalidState
@@ -116,6 +122,16 @@ def _post(
     return payment
 
 
+@contextmanager
+def _forgetting_new_accounts_on_failure() -> Iterator[None]:
+    """A failed payment takes the fee accounts it made with it: forget their cached ids."""
+    try:
+        yield
+    except BaseException:
+        catalog_forget_uncommitted()
+        raise
+
+
 def _payload(agent, service, citizen, amount, references) -> dict:
     return {
         "agent": agent.pk,
@@ -138,7 +154,7 @@ def payment_post_cash(
     idempotency_key: str,
 ) -> Payment:
     """Take cash for `service`; change due is tendered − total."""
-    with transaction.atomic():
+    with _forgetting_new_accounts_on_failure(), transaction.atomic():
         return run_once(
             key=idempotency_key,
             action="payment_cash",
@@ -185,7 +201,7 @@ def payment_post_card(
             card=card,
         )
 
-    with transaction.atomic():
+    with _forgetting_new_accounts_on_failure(), transaction.atomic():
         return run_once(
             key=idempotency_key,
             action="payment_card",
