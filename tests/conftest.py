@@ -12,7 +12,7 @@ from django.conf import settings
 from hypothesis import settings as hypothesis_settings
 
 from agents.models import Role
-from tests.factories import BranchFactory, CounterFactory, governorate, person
+from tests.factories import BranchFactory, CounterFactory, fund_vault, governorate, person
 
 # Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: "dev" (the default) is Hypothesis's
 # own 100 examples a property; "ci" asks for 1,000, which the stateful walks also follow
@@ -265,17 +265,7 @@ def open_till(agent_a, supervisor_a, counter_a, branch_a):
 
     from float_management import services
 
-    services.vault_move_confirm(
-        witness=agent_a,
-        movement=services.vault_move(
-            branch=branch_a,
-            direction="in",
-            amount=10_000_000,
-            handled_by=supervisor_a,
-            witnessed_by=agent_a,
-            idempotency_key=uuid.uuid4().hex,
-        ),
-    )
+    fund_vault(branch=branch_a, supervisor=supervisor_a, witness=agent_a, amount=10_000_000)
     session = services.till_session_request_open(
         agent=agent_a, counter=counter_a, amount=100_000, idempotency_key=uuid.uuid4().hex
     )
