@@ -299,12 +299,12 @@ def card_replace(
         raise NotAllowed(_("Only counter agents replace cards."))
     with transaction.atomic():
         card = _card_locked(card_number)
-    if card.status == PrepaidCard.Status.ACTIVE:
-        _check_citizen_proof(agent=agent, card=card, proof_pin=proof_pin, proof_code=proof_code)
-    elif not proof_code:
+    active = card.status == PrepaidCard.Status.ACTIVE
+    if not active and not proof_code:  # a blocked card's PIN proves nothing any more
         raise WrongPin(_("This card is blocked: the citizen proves it is them with a code."))
-    else:
-        _check_citizen_proof(agent=agent, card=card, proof_pin="", proof_code=proof_code)
+    _check_citizen_proof(
+        agent=agent, card=card, proof_pin=proof_pin if active else "", proof_code=proof_code
+    )
 
     def work() -> PrepaidCard:
         session = till.till_session_open_locked(agent)

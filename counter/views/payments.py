@@ -253,16 +253,18 @@ def card_issue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _card_action(request: HttpRequest, form_class, prefix: str, call, done: str) -> HttpResponse:
-    """One form of the cards page: run `call(cleaned_data)`, show its result or the error."""
+def _card_action(
+    request: HttpRequest, form_class, prefix: str, call, done: str, more=lambda result: {}
+) -> HttpResponse:
+    """One form of the cards page: run `call(cleaned_data)`, show its result or the error.
+
+    `more(result)` adds what the result's message needs besides the result itself.
+    """
     form = form_class(request.POST, prefix=prefix)
     if form.is_valid():
         try:
             result = call(form.cleaned_data)
-            extra = {done: result}
-            if done == "replaced":
-                extra["replaced_move"] = card_services.card_pending_move(result)
-            return _cards_page(request, **extra)
+            return _cards_page(request, **{done: result}, **more(result))
         except DomainError as error:
             form.add_error(None, str(error))
     return _cards_page(request, **{f"{prefix}_form": form})
@@ -323,6 +325,7 @@ def card_replace(request: HttpRequest) -> HttpResponse:
             idempotency_key=data["idempotency_key"],
         ),
         "replaced",
+        more=lambda card: {"replaced_move": card_services.card_pending_move(card)},
     )
 
 
