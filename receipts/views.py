@@ -149,17 +149,24 @@ def receipt_print_pdf(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _over_rate(request: HttpRequest) -> bool:
-    """A fixed window per client address: enough for a person, useless for enumeration."""
+    """A sliding minute per client address: enough for a person, useless for enumeration.
+
+    The count of this minute plus the last minute's, weighted by how much of it is still
+    inside the sliding window (the "sliding window counter"): a fixed window would let a
+    client spend two budgets across a minute's edge, and reset one in the middle of a burst.
+    """
     address = client_ip(request)
-    window = int(time.time() // 60)
-    key = f"receipt-verify:{address}:{window}"
-    cache.add(key, 0, timeout=120)
+    now = time.time()
+    window, into = divmod(now, 60)
+    key = f"receipt-verify:{address}:{int(window)}"
+    cache.add(key, 0, timeout=180)
     try:
         count = cache.incr(key)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=120)
+        cache.set(key, 1, timeout=180)
         count = 1
-    return count > settings.RECEIPT_VERIFY_PER_MINUTE
+    previous = cache.get(f"receipt-verify:{address}:{int(window) - 1}", 0)
+    return previous * (1 - into / 60) + count > settings.RECEIPT_VERIFY_PER_MINUTE
 
 
 @never_cache

@@ -173,3 +173,22 @@ def test_a_printed_receipt_scans_to_its_number_and_to_a_page_that_says_genuine(
     page = client.get(urlsplit(url).path)
     assert page.status_code == 200 and page.context["status"] == "genuine"
     assert payment.reference in page.content.decode()
+
+
+def test_a_burst_across_a_minutes_edge_does_not_get_a_second_budget(client, monkeypatch, db):
+    """Failed with a fixed window: 3 at 59.5 s and 3 at 0.5 s of the next minute all passed,
+    and a test's five requests that crossed the edge were all answered (a flaky CI run)."""
+    from types import SimpleNamespace
+
+    from receipts import views
+
+    clock = [60 * 29_000_000 + 59.5]
+    monkeypatch.setattr(views, "time", SimpleNamespace(time=lambda: clock[0]))
+    monkeypatch.setattr(views.settings, "RECEIPT_VERIFY_PER_MINUTE", 3)
+    url = reverse("receipt_verify", args=["forged"])
+    before = [client.get(url).status_code for _ in range(3)]
+    clock[0] += 1.0
+    after = [client.get(url).status_code for _ in range(3)]
+    clock[0] += 120.0  # two minutes later the budget is whole again
+    later = client.get(url).status_code
+    assert (before, after, later) == ([200, 200, 200], [429, 429, 429], 200)
