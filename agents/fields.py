@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from agents.digits import normalize_digits, normalize_number
+from core.digits import normalize_digits, normalize_number
 
 
 class DigitsField(forms.CharField):

@@ -1,37 +1,42 @@
-"""What each action of the audit log means, for the auditors' screen and filter."""
+"""What each action of the audit log means, for the auditors' screen and filter.
+
+The log knows no app: each app names its own actions when it is ready
+(`register_actions` in its AppConfig.ready), audit names its own here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from float_management.models import TransferKind
-
-EVENT_LABELS = {
-    "request.approved": _("Request approved"),
-    "request.rejected": _("Request rejected"),
-    "auth.login": _("Login"),
-    "auth.logout": _("Logout"),
-    "auth.login_failed": _("Failed login"),
-    "access.denied": _("Page refused"),
-    "admin.addition": _("Admin: added"),
-    "admin.change": _("Admin: changed"),
-    "admin.deletion": _("Admin: deleted"),
-    "card.replaced": _("Card blocked and replaced"),
-    "card.unlocked": _("Card unlocked"),
-    "citizen.read": _("Citizen record read"),
-    "citizen.read_refused": _("Citizen record read refused"),
-    "receipt.original_printed": _("Receipt original printed"),
-    "receipt.copy_printed": _("Receipt copy printed"),
-    "vault.move_recorded": _("Vault movement recorded"),
-    "vault.move_cancelled": _("Vault movement cancelled"),
-}
+_LABELS: dict[str, str | Promise] = {}
 
 
-def action_choices() -> list[tuple[str, str]]:
-    """Every action an entry can have: one per kind of transfer, then the other events."""
-    transfers = [(f"transfer.{value}", label) for value, label in TransferKind.choices]
-    return transfers + list(EVENT_LABELS.items())
+def register_actions(labels: Iterable[tuple[str, str | Promise]]) -> None:
+    """Name actions for the auditors' filter and screen (an app's ready() calls this)."""
+    for action, label in labels:
+        _LABELS[action] = label
+
+
+register_actions(
+    [
+        ("auth.login", _("Login")),
+        ("auth.logout", _("Logout")),
+        ("auth.login_failed", _("Failed login")),
+        ("access.denied", _("Page refused")),
+        ("admin.addition", _("Admin: added")),
+        ("admin.change", _("Admin: changed")),
+        ("admin.deletion", _("Admin: deleted")),
+    ]
+)
+
+
+def action_choices() -> list[tuple[str, str | Promise]]:
+    """Every action an entry can have, as the apps registered them."""
+    return list(_LABELS.items())
 
 
 def action_label(action: str) -> str:
-    return str(dict(action_choices()).get(action, action))
+    return str(_LABELS.get(action, action))

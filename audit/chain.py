@@ -1,6 +1,6 @@
 """The hash chain itself: canonical content and the hash of one entry.
 
-Pure Python (no models), so `float_management.retry` can name the chain's
+Pure Python (no models), so `audit.apps` can register the chain's
 constraint without importing the audit app's models.
 """
 

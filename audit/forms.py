@@ -7,9 +7,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from agents.digits import normalize_digits
 from audit.actions import action_choices
-from receipts.forms_reports import DayField
+from core.digits import normalize_digits
+from core.forms import DayField
 
 
 class AuditFilterForm(forms.Form):

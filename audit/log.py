@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from audit import chain
 from audit.models import AuditEntry, StreamHead
-from float_management.retry import retry_on_conflict
+from core.retry import retry_on_conflict
 
 logger = logging.getLogger(__name__)
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from audit.models import AuditEntry
+from core.clock import day_bounds
 
 
 def _start_of(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
+    return day_bounds(day)[0]
 
 
 def audit_entries(

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "core",
     "agents",
     "float_management",
     "counter",
@@ -264,7 +265,9 @@ LANGUAGES = [("ar", _("Arabic")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
-TIME_ZONE = env_str("DJANGO_TIME_ZONE", "Africa/Cairo")
+# Fixed, not taken from the environment: a day is a day at the Egyptian counter
+# (core.clock), and every "today" in the product is counted in this zone.
+TIME_ZONE = "Africa/Cairo"
 
 # --- Static files --------------------------------------------------------------
 

@@ -10,9 +10,19 @@ class CounterConfig(AppConfig):
         # Registers what approving a void does with the ledger's approval queue.
         from django.db.models.signals import post_delete, post_save
 
+        from audit.actions import register_actions
         from counter.models import Agency, FeeComponent, FeeSchedule, ReferenceField, Service
         from counter.services import payments  # noqa: F401
         from counter.services.catalog import catalog_cache_clear
+
+        register_actions(
+            [
+                ("card.replaced", _("Card blocked and replaced")),
+                ("card.unlocked", _("Card unlocked")),
+                ("citizen.read", _("Citizen record read")),
+                ("citizen.read_refused", _("Citizen record read refused")),
+            ]
+        )
 
         # Any catalog change empties this process's cache of fees and accounts.
         for model in (Agency, Service, FeeSchedule, FeeComponent, ReferenceField):

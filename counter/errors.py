@@ -1,6 +1,6 @@
 """Errors of the counter's work, on top of the ledger's."""
 
-from float_management.errors import DomainError
+from core.errors import DomainError
 
 
 class WrongPin(DomainError):

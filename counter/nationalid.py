@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from agents.digits import normalize_digits
 from agents.governorates import BORN_ABROAD, GOVERNORATES
+from core.clock import local_today
+from core.digits import normalize_digits
 
 LENGTH = 14
 MASK = "•"
@@ -69,7 +69,7 @@ def parse_national_id(text: str) -> NationalId:
         raise ValidationError(
             _("Digits 2 to 7 of the national ID are not a real birth date."), code="date"
         ) from None
-    if birth_date > timezone.localdate():
+    if birth_date > local_today():
         raise ValidationError(
             _("The birth date in this national ID is in the future."), code="future"
         )

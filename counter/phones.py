@@ -8,7 +8,7 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from agents.digits import normalize_digits
+from core.digits import normalize_digits
 
 REGION = "EG"
 # Separators people type inside a number; anything else (letters above all,

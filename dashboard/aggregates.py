@@ -64,6 +64,7 @@ from django.db.models import Count, DateTimeField, Q, QuerySet, Sum, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from core.clock import local_day
 from counter.models import Payment
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ Figures = dict[Key, list[int]]  # key → [payments, total in piastres]
 
 def snapshot_key(scope: str, start: datetime) -> str:
     """The cache key of `scope`'s snapshot of the day that starts at `start`."""
-    return f"dashboard:tally:v{VERSION}:{scope}:{timezone.localdate(start).isoformat()}"
+    return f"dashboard:tally:v{VERSION}:{scope}:{local_day(start).isoformat()}"
 
 
 def _clock() -> datetime:

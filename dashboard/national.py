@@ -41,6 +41,7 @@ from django.utils import timezone
 from agents.demo import DemoContext
 from agents.management.commands.seed_demo import DEFAULT_PASSWORD
 from agents.models import Branch, Counter, Governorate, Profile, Role
+from core.clock import local_day, zone
 from counter.checkdigit import luhn_digit
 from counter.demo_catalog import seed_catalog
 from counter.models import Citizen, FeeComponent, Payment, PaymentLine, ReferenceField, Service
@@ -61,7 +62,6 @@ from float_management.models import (
     TransferKind,
     VaultMovement,
 )
-from receipts.businessdays import CAIRO
 
 RANDOM_SEED = 2026
 USERNAME_PREFIX = "n."
@@ -290,7 +290,7 @@ def _spread(total: int, weights: dict[str, float], *, at_least: int) -> dict[str
 
 
 def _cairo(day: date, at: clock) -> datetime:
-    return datetime.combine(day, at, tzinfo=CAIRO)
+    return datetime.combine(day, at, tzinfo=zone())
 
 
 def _reference_value(code: str, rng: random.Random, year: int) -> str:
@@ -690,9 +690,7 @@ class _Seeder:
         """Cash from the bank into every vault, handled by the supervisor, witnessed by an agent."""
         w = self.writer
         first = w.ids(Transfer, len(self.branches))
-        first_day = timezone.localdate(self.now, timezone=CAIRO) - timedelta(
-            days=self.options.history_days + 1
-        )
+        first_day = local_day(self.now) - timedelta(days=self.options.history_days + 1)
         at = _cairo(first_day, clock(15, 0))  # the afternoon before the first till opens
         witness = {}
         for k, (_pk, i, _number) in enumerate(self.counters):
@@ -1092,7 +1090,7 @@ class _Seeder:
         options = self.options
         if not options.history_days:
             return
-        today = timezone.localdate(self.now, timezone=CAIRO)
+        today = local_day(self.now)
         expected = options.history_days * options.counters * options.payments_per_counter_day
         self.reference_seq = 0
         low, high = "9" + "0" * 10, f"9{expected + 1:010d}9"

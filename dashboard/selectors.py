@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from agents.models import Branch, Governorate
 from audit.models import AuditEntry
+from core.clock import day_bounds, local_day, local_time, zone
 from counter.models import Payment, PrepaidCard
 from dashboard.aggregates import DayTally, by, snapshot_key
 from float_management.models import (
@@ -35,7 +36,6 @@ from float_management.models import (
 )
 from float_management.selectors import requests_pending
 from float_management.services import till_state
-from receipts.businessdays import CAIRO, day_bounds
 from receipts.models import SettlementBatch
 
 LARGE_VARIANCE = 5_000  # piastres: 50 EGP either way is worth a supervisor's look
@@ -58,7 +58,7 @@ def board_snapshot_keys(*, now: datetime, governorate: Governorate | None = None
 
 
 def day_start(now: datetime | None = None) -> datetime:
-    local = timezone.localtime(now)
+    local = local_time(now)
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -125,7 +125,7 @@ def branch_board(branch: Branch, *, now: datetime | None = None) -> Board:
             row.payments, row.total = stat.get("n", 0), stat.get("total") or 0
             row.last_activity = stat.get("last") or session.opened_at or session.requested_at
             row.open_after_hours = session.status == SessionStatus.OPEN and (
-                timezone.localtime(now).hour >= CLOSING_HOUR
+                local_time(now).hour >= CLOSING_HOUR
                 or (session.opened_at is not None and session.opened_at < start)
             )
             if row.state == "over":
@@ -227,13 +227,10 @@ def payments_per_minute(
     now = now or timezone.now()
     tally = tally or minutes_tally(now=now, minutes=minutes)
     counts = {
-        timezone.localtime(minute).replace(second=0, microsecond=0): n
+        local_time(minute).replace(second=0, microsecond=0): n
         for (minute,), (n, _total) in tally.figures(fenced_rows).items()
     }
-    return [
-        counts.get(timezone.localtime(tally.start + timedelta(minutes=i)), 0)
-        for i in range(minutes)
-    ]
+    return [counts.get(local_time(tally.start + timedelta(minutes=i)), 0) for i in range(minutes)]
 
 
 def _minutes_window(now: datetime, minutes: int) -> tuple[datetime, datetime, str]:
@@ -390,7 +387,7 @@ def integrity_alerts(
     the branch the auditors' screen filters on.
     """
     thresholds = integrity_thresholds()
-    today = timezone.localdate(now, timezone=CAIRO)
+    today = local_day(now)
     start, end = day_bounds(today)
     week_start, _ = day_bounds(today - timedelta(days=VARIANCE_WINDOW - 1))
     columns = ("user_id", "username", "first_name", "last_name", "branch_id", "alert")
@@ -438,7 +435,7 @@ def integrity_alerts(
         .exclude(variance=0)
         .annotate(**person("agent"), alert=Value(VARIANCE_DAYS, output_field=CharField()))
         .values(*columns)
-        .annotate(n=Count(TruncDate("closed_at", tzinfo=CAIRO), distinct=True))
+        .annotate(n=Count(TruncDate("closed_at", tzinfo=zone()), distinct=True))
     )
     rows = (
         audited.filter(_audited_over(thresholds))

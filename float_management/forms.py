@@ -8,8 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from agents.fields import NumberField
 from agents.models import Counter
+from core.money import parse_amount
 from float_management.models import ACTIVE_STATUSES, Denomination
-from float_management.money import parse_amount
 
 
 class MoneyField(forms.CharField):

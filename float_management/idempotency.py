@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from float_management.errors import IdempotencyConflict, InvalidAmount
+from core.errors import IdempotencyConflict, InvalidAmount
 from float_management.models import IdempotencyRecord
 
 T = TypeVar("T")

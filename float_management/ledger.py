@@ -17,8 +17,9 @@ from django.utils.translation import gettext as _
 
 from agents.models import Branch
 from audit import log as audit_log
+from core.errors import InsufficientFunds, InvalidAmount, InvalidState
+from core.money import MAX_AMOUNT, format_amount
 from float_management import signals
-from float_management.errors import InsufficientFunds, InvalidAmount, InvalidState
 from float_management.models import (
     NON_NEGATIVE_KINDS,
     Account,
@@ -27,7 +28,6 @@ from float_management.models import (
     Transfer,
     TransferKind,
 )
-from float_management.money import MAX_AMOUNT, format_amount
 
 
 def account_for(kind: AccountKind, key: str, *, branch: Branch | None = None) -> Account:

@@ -165,7 +165,7 @@ class Denomination(models.Model):
         ]
 
     def __str__(self) -> str:
-        from float_management.money import format_amount
+        from core.money import format_amount
 
         return f"{format_amount(self.value)} ({self.get_form_display()})"
 

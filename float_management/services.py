@@ -17,8 +17,9 @@ from django.utils.translation import gettext as _
 from agents.models import Branch, Counter
 from agents.permissions import Action, can
 from audit import log as audit_log
+from core.errors import InvalidState, NotAllowed, TillOverLimit
+from core.retry import retry_on_conflict
 from float_management import signals
-from float_management.errors import InvalidState, NotAllowed, TillOverLimit
 from float_management.idempotency import run_once
 from float_management.ledger import (
     account_for,
@@ -43,7 +44,6 @@ from float_management.models import (
     TransferKind,
     VaultMovement,
 )
-from float_management.retry import retry_on_conflict
 
 WARNING_PERCENT = 80  # of the branch's till limit
 

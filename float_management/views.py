@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agents.models import Branch
 from agents.permissions import Action, can, get_scoped_or_404, require, scope_of
+from core.errors import DomainError
 from float_management import selectors, services
-from float_management.errors import DomainError
 from float_management.forms import (
     AmountForm,
     CountForm,

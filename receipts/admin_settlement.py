@@ -1,4 +1,4 @@
-"""Settlement in the admin: public holidays are edited here; batches and items are only read.
+"""Settlement in the admin: batches and items are only read (public holidays: core's admin).
 
 Batches are written by `receipts.settlement.settlement_run` together with
 their ledger transfer; changing one here would part it from the ledger.
@@ -6,14 +6,7 @@ their ledger transfer; changing one here would part it from the ledger.
 
 from django.contrib import admin
 
-from receipts.models import PublicHoliday, SettlementBatch, SettlementItem
-
-
-@admin.register(PublicHoliday)
-class PublicHolidayAdmin(admin.ModelAdmin):
-    list_display = ["date", "name_ar", "name_en"]
-    date_hierarchy = "date"
-    search_fields = ["name_ar", "name_en"]
+from receipts.models import SettlementBatch, SettlementItem
 
 
 class _ReadOnly(admin.ModelAdmin):

@@ -7,4 +7,12 @@ class ReceiptsConfig(AppConfig):
     verbose_name = _("Receipts and reports")
 
     def ready(self) -> None:
+        from audit.actions import register_actions
         from receipts import receivers  # noqa: F401
+
+        register_actions(
+            [
+                ("receipt.original_printed", _("Receipt original printed")),
+                ("receipt.copy_printed", _("Receipt copy printed")),
+            ]
+        )

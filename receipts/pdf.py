@@ -26,18 +26,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from itertools import zip_longest
-from zoneinfo import ZoneInfo
 
 import barcode
-from django.conf import settings
-from django.utils import timezone
 from reportlab.graphics.barcode import qrencoder
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-from float_management.money import format_amount
+from core.clock import local_time
+from core.money import format_amount
 from receipts.arabic import FONT, register_fonts, visual, wrap_visual
 from receipts.data import ReceiptData
 from receipts.words import amount_in_words
@@ -610,7 +608,7 @@ def _compose(data: ReceiptData, layout: _Layout) -> list[_Block]:
         raise ValueError(f"Unknown receipt kind {data.kind!r}.") from None
     out = _Composer(layout)
     size, small = layout.size, layout.small
-    issued = timezone.localtime(data.issued_at, ZoneInfo(settings.TIME_ZONE))
+    issued = local_time(data.issued_at)
 
     out.paragraph(data.network_ar, align="C", bold=True)
     out.paragraph(data.network_en, align="C", size=small)

@@ -24,6 +24,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from agents.models import Branch, Governorate
+from core.clock import day_bounds
+from core.money import format_amount
 from counter.models import Payment, PaymentLine, TopUp
 from float_management.models import (
     Entry,
@@ -33,8 +35,6 @@ from float_management.models import (
     TillSession,
     TransferKind,
 )
-from float_management.money import format_amount
-from receipts.businessdays import day_bounds
 
 ReportScope = Branch | Governorate | None
 

@@ -15,7 +15,6 @@ import io
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
-from django.utils import timezone
 from django.utils.translation import get_language_bidi
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
@@ -25,7 +24,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from float_management.money import format_amount
+from core.clock import local_now
+from core.money import format_amount
 from receipts.arabic import FONT, register_fonts, visual, wrap_visual
 from receipts.reports import DailyReport
 
@@ -114,7 +114,7 @@ def daily_report_pdf(report: DailyReport) -> bytes:
         "scope": report.scope_name,
         "day": report.day.isoformat(),
     }
-    generated = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+    generated = local_now().strftime("%Y-%m-%d %H:%M")
 
     def footer(canvas, doc) -> None:
         canvas.saveState()

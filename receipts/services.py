@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit import log as audit_log
-from float_management.errors import InvalidState, NotAllowed
-from float_management.retry import retry_on_conflict
+from core.errors import InvalidState, NotAllowed
+from core.retry import retry_on_conflict
 from receipts import selectors
 from receipts.models import Receipt, ReceiptPrint
 

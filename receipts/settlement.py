@@ -39,8 +39,11 @@ from django.db.models import Exists, OuterRef, Subquery, Sum
 from django.utils.translation import gettext as _
 
 from agents.permissions import Action, can
+from core.clock import day_bounds, local_today, value_date_for, zone
+from core.errors import InvalidState, NotAllowed
+from core.money import format_amount
+from core.retry import retry_on_conflict
 from counter.models import Agency, PaymentLine
-from float_management.errors import InvalidState, NotAllowed
 from float_management.ledger import account_for, transfer_post
 from float_management.models import (
     Account,
@@ -50,9 +53,6 @@ from float_management.models import (
     TillSession,
     TransferKind,
 )
-from float_management.money import format_amount
-from float_management.retry import retry_on_conflict
-from receipts.businessdays import CAIRO, day_bounds, local_today, value_date_for
 from receipts.models import SettlementBatch, SettlementItem
 
 BANK_KEY = "bank:head-office"
@@ -284,7 +284,7 @@ def settlement_csv(batch: SettlementBatch) -> str:
                 payment.service.budget_item,
                 _egp(item.amount),
                 payment.branch.code,
-                payment.created_at.astimezone(CAIRO).isoformat(timespec="seconds"),
+                payment.created_at.astimezone(zone()).isoformat(timespec="seconds"),
             ]
         )
         count += 1

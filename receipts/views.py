@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agents.addresses import client_ip
 from agents.permissions import Action, can_see_branch, require
-from float_management.errors import DomainError, NotAllowed
+from core.errors import DomainError, NotAllowed
 from receipts import selectors, services
 from receipts.data import ReceiptData
 from receipts.models import Receipt, ReceiptPrint

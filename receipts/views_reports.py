@@ -23,10 +23,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Branch, Governorate, Role
 from agents.permissions import Action, can, get_scoped_or_404, require, scope_of
-from float_management.errors import DomainError
+from core.clock import local_today
+from core.errors import DomainError
 from float_management.models import SessionStatus, TillSession
 from receipts import reports, settlement
-from receipts.businessdays import local_today
 from receipts.forms_reports import ReportDayForm, SettlementRunForm
 from receipts.models import SettlementBatch
 from receipts.reports_pdf import daily_report_pdf

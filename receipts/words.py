@@ -21,7 +21,7 @@ import re
 
 from num2words import num2words
 
-from float_management.money import PIASTRES_PER_POUND
+from core.money import PIASTRES_PER_POUND
 
 # (singular genitive, dual, plural, singular accusative)
 _POUND_AR = ("جنيه مصري", "جنيهان مصريان", "جنيهات مصرية", "جنيهًا مصريًا")

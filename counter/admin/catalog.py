@@ -13,17 +13,17 @@ import re
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.clock import local_today
+from core.money import format_amount
 from counter.models import Agency, FeeComponent, FeeSchedule, ReferenceField, Service
 from counter.models.catalog import AGENCY_CODE_FIXED, SERVICE_FIXED
-from float_management.money import format_amount
 
 
 def _is_future(schedule: FeeSchedule | None) -> bool:
     """New schedules, and those that start after today, may still be edited."""
-    return schedule is None or schedule.effective_from > timezone.localdate()
+    return schedule is None or schedule.effective_from > local_today()
 
 
 class PaidKeepsItsIdentity:
@@ -176,7 +176,7 @@ class FeeScheduleForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         service, start = cleaned.get("service"), cleaned.get("effective_from")
-        if service is None or start is None or start >= timezone.localdate():
+        if service is None or start is None or start >= local_today():
             return cleaned
         # A service's first schedule may start in the past: nothing was sold under it yet.
         if service.schedules.exclude(pk=self.instance.pk).exists():

@@ -16,7 +16,7 @@ from datetime import date
 
 from django.db.models import Exists, OuterRef
 
-from agents.digits import normalize_digits
+from core.digits import normalize_digits
 from counter.models import FeeComponent, FeeSchedule, Service
 
 _FOLD = str.maketrans(

@@ -19,20 +19,21 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, get_random_string, salted_hmac
 from django.utils.translation import gettext as _
 
-from agents.digits import normalize_digits
 from agents.permissions import Action, can, scope_of
 from audit import log as audit_log
+from core.clock import start_of_today
+from core.digits import normalize_digits
+from core.errors import InvalidAmount, InvalidState, NotAllowed
+from core.money import format_amount
+from core.retry import retry_on_conflict
 from counter.checkdigit import luhn_valid, new_reference, random_with_check_digit
 from counter.errors import CardUnusable, WrongPin
 from counter.models import Citizen, PrepaidCard, TopUp
 from float_management import services as till
 from float_management import signals
-from float_management.errors import InvalidAmount, InvalidState, NotAllowed
 from float_management.idempotency import run_once
 from float_management.ledger import account_for, check_amount, transfer_post
 from float_management.models import AccountKind, Request, RequestKind, TransferKind
-from float_management.money import format_amount
-from float_management.retry import retry_on_conflict
 from float_management.services import APPROVAL_HANDLERS
 
 CARD_PREFIX = "6280"  # an invented issuer prefix for the network's service cards
@@ -180,7 +181,7 @@ def card_check_pin(*, card_number: str, pin: str, branch_id: int | None = None) 
 
 
 def _today_top_ups(card: PrepaidCard) -> int:
-    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = start_of_today()
     return (
         TopUp.objects.filter(card=card, created_at__gte=start).aggregate(s=Sum("amount"))["s"] or 0
     )

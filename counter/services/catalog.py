@@ -17,13 +17,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from agents.digits import normalize_digits
 from agents.models import Branch
+from core.digits import normalize_digits
+from core.errors import InvalidAmount, InvalidState
+from core.money import format_amount
 from counter.models import FeeComponent, FeeSchedule, Service
-from float_management.errors import InvalidAmount, InvalidState
 from float_management.ledger import account_for
 from float_management.models import Account, AccountKind
-from float_management.money import format_amount
 
 # Longer than any real bill or licence number; bounds the work a pattern typed
 # in the admin can be made to do.

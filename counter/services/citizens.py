@@ -26,17 +26,17 @@ from django.utils.crypto import constant_time_compare, get_random_string, salted
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from agents.digits import normalize_digits
 from agents.models import Governorate
 from agents.permissions import Action, can, scope_of
 from audit import log as audit_log
 from audit.models import AuditEntry
+from core.digits import normalize_digits
+from core.errors import DomainError, NotAllowed
+from core.retry import retry_on_conflict
 from counter.models import Citizen, OtpChallenge
 from counter.nationalid import parse_national_id
 from counter.phones import parse_egyptian_mobile
 from counter.sms import send_sms
-from float_management.errors import DomainError, NotAllowed
-from float_management.retry import retry_on_conflict
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

@@ -16,6 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agents.permissions import scope_of
+from core.clock import local_today
+from core.errors import InvalidAmount, InvalidState
+from core.retry import retry_on_conflict
 from counter.checkdigit import new_reference
 from counter.errors import CitizenRequired
 from counter.models import Citizen, Payment, PaymentLine, PrepaidCard, Service
@@ -28,7 +31,6 @@ from counter.services.catalog import (
 )
 from float_management import services as till
 from float_management import signals
-from float_management.errors import InvalidAmount, InvalidState
 from float_management.idempotency import run_once
 from float_management.ledger import check_amount, transfer_post, transfer_reverse
 from float_management.models import (
@@ -38,7 +40,6 @@ from float_management.models import (
     SessionStatus,
     TransferKind,
 )
-from float_management.retry import retry_on_conflict
 from float_management.services import APPROVAL_HANDLERS
 
 
@@ -62,7 +63,7 @@ def _post(
 ) -> Payment:
     session = till.till_session_open_locked(agent)
     _check_citizen(service, citizen)
-    quote = service_quote(service=service, amount=amount, day=timezone.localdate())
+    quote = service_quote(service=service, amount=amount, day=local_today())
     cleaned = references_clean(service=service, data=references)
     if method == Payment.Method.CASH:
         till.ensure_cash_intake_allowed(session)

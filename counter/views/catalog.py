@@ -7,12 +7,12 @@ import re
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
-from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from agents.digits import normalize_digits
 from agents.permissions import Action, require
+from core.clock import local_today
+from core.digits import normalize_digits
 from counter.selectors.catalog import services_search
 
 # The citizen being served is carried from page to page in the query string;
@@ -30,7 +30,7 @@ def service_search(request: HttpRequest) -> HttpResponse:
     context = {
         "query": query,
         "citizen": citizen if _CITIZEN.fullmatch(citizen) else "",
-        "services": services_search(query, day=timezone.localdate()),
+        "services": services_search(query, day=local_today()),
     }
     template = "counter/catalog/service_search.html"
     if request.htmx:

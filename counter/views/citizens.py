@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents.permissions import Action, can, require
+from core.errors import DomainError
 from counter.citizen_links import citizen_pk_from_token, citizen_token
 from counter.forms.citizens import CitizenForm, SendCodeForm, VerifyCodeForm
 from counter.models import Citizen
@@ -30,7 +31,6 @@ from counter.nationalid import LENGTH, mask_national_id, normalize_national_id, 
 from counter.phones import parse_egyptian_mobile
 from counter.selectors import citizens as selectors
 from counter.services import citizens as services
-from float_management.errors import DomainError
 
 
 def shown_national_id(user: Any, number: str) -> str:

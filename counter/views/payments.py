@@ -8,12 +8,13 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from agents.digits import normalize_digits
 from agents.permissions import Action, get_scoped_or_404, require
+from core.clock import local_today
+from core.digits import normalize_digits
+from core.errors import DomainError
 from counter.errors import CardUnusable
 from counter.forms.payments import (
     CardIssueForm,
@@ -31,7 +32,6 @@ from counter.services import payments as payment_services
 from counter.services.catalog import references_clean, service_quote
 from counter.services.citizens import otp_send_to_bound_mobile
 from counter.views.citizens import citizen_from_token, citizen_link_gone
-from float_management.errors import DomainError
 from float_management.selectors import session_active_for
 
 _ISSUED_CARD = "counter.issued_card"  # session key: the card just issued, shown once
@@ -87,9 +87,7 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            quote = service_quote(
-                service=service, amount=data.get("amount"), day=timezone.localdate()
-            )
+            quote = service_quote(service=service, amount=data.get("amount"), day=local_today())
             references_clean(service=service, data=form.references())
             if service.requires_citizen and citizen is None:
                 raise DomainError(

@@ -1,6 +1,6 @@
 from django import template
 
-from float_management.money import format_amount
+from core.money import format_amount
 
 register = template.Library()
 

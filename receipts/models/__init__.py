@@ -1,4 +1,4 @@
 from receipts.models.receipts import Receipt, ReceiptPrint
-from receipts.models.settlement import PublicHoliday, SettlementBatch, SettlementItem
+from receipts.models.settlement import SettlementBatch, SettlementItem
 
-__all__ = ["PublicHoliday", "Receipt", "ReceiptPrint", "SettlementBatch", "SettlementItem"]
+__all__ = ["Receipt", "ReceiptPrint", "SettlementBatch", "SettlementItem"]

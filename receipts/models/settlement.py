@@ -10,22 +10,6 @@ from counter.models import Agency, Payment
 from float_management.models import Transfer
 
 
-class PublicHoliday(models.Model):
-    """A day the banks are closed (besides the Friday-Saturday weekend). Edited in the admin."""
-
-    date = models.DateField(_("date"), unique=True)
-    name_ar = models.CharField(_("Arabic name"), max_length=120)
-    name_en = models.CharField(_("English name"), max_length=120)
-
-    class Meta:
-        ordering = ["date"]
-        verbose_name = _("public holiday")
-        verbose_name_plural = _("public holidays")
-
-    def __str__(self) -> str:
-        return f"{self.date} {self.name_en}"
-
-
 class SettlementBatch(models.Model):
     """One agency's collections of one business day, paid on the value date."""
 

@@ -79,7 +79,7 @@ def test_a_cash_payment_appends_to_its_till_stream_within_ten_statements(cash_pa
 
 
 def test_a_payment_that_fails_leaves_no_audit_entry(cash_payment):
-    from float_management.errors import InvalidAmount
+    from core.errors import InvalidAmount
 
     before = AuditEntry.objects.count()
     with pytest.raises(InvalidAmount):

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from audit import log
 from audit.models import AuditEntry
 from audit.verify import audit_verify
-from float_management.retry import ATTEMPTS, retry_on_conflict
+from core.retry import ATTEMPTS, retry_on_conflict
 from tests.factories import fund_vault
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -60,7 +60,7 @@ def _append_and_linger(n: int) -> int:
 def test_concurrent_appends_to_one_stream_never_fork_and_all_land(caplog):
     # Each lost race means another thread committed, so ATTEMPTS threads always finish.
     jobs = [lambda n=n: _append_and_linger(n) for n in range(ATTEMPTS)]
-    with caplog.at_level(logging.WARNING, logger="float_management.retry"):
+    with caplog.at_level(logging.WARNING, logger="core.retry"):
         results, errors = run_together(jobs)
 
     assert errors == []
@@ -90,7 +90,7 @@ def test_concurrent_payments_at_one_till_queue_on_its_lock_and_never_retry(
             idempotency_key=uuid.uuid4().hex,
         ).pk
 
-    with caplog.at_level(logging.WARNING, logger="float_management.retry"):
+    with caplog.at_level(logging.WARNING, logger="core.retry"):
         results, errors = run_together([pay] * 6)
 
     assert errors == []

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
+from core.errors import InvalidAmount, InvalidState
 from counter.models import Agency, FeeComponent, FeeSchedule, ReferenceField, Service
 from counter.selectors.catalog import fold, service_by_code, services_search
 from counter.services.catalog import (
@@ -17,7 +18,6 @@ from counter.services.catalog import (
     schedule_at,
     service_quote,
 )
-from float_management.errors import InvalidAmount, InvalidState
 from float_management.models import Account, AccountKind
 
 pytestmark = pytest.mark.django_db

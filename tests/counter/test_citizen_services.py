@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.errors import NotAllowed
 from counter.models import Citizen, OtpChallenge, SmsMessage
 from counter.selectors.citizens import citizen_search, otp_pending_for
 from counter.services import citizens as services
@@ -23,7 +24,6 @@ from counter.services.citizens import (
     otp_send,
     otp_verify,
 )
-from float_management.errors import NotAllowed
 from tests.factories import governorate
 
 MAN_1985 = "28506150112355"  # 15 June 1985, Cairo, 13th digit 5: a man

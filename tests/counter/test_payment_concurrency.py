@@ -6,9 +6,9 @@ import uuid
 import pytest
 from django.db import connection
 
+from core.errors import DomainError
 from counter.models import Payment
 from counter.services import cards, payments
-from float_management.errors import DomainError
 from float_management.verify import ledger_verify
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -5,16 +5,16 @@ import uuid
 import pytest
 from django.core.exceptions import ValidationError
 
-from counter.errors import CitizenRequired, WrongPin
-from counter.models import Payment, PrepaidCard
-from counter.services import cards, payments
-from float_management.errors import (
+from core.errors import (
     IdempotencyConflict,
     InsufficientFunds,
     InvalidAmount,
     InvalidState,
     TillOverLimit,
 )
+from counter.errors import CitizenRequired, WrongPin
+from counter.models import Payment, PrepaidCard
+from counter.services import cards, payments
 from float_management.models import Account, Transfer
 from float_management.verify import ledger_verify
 from tests.factories import fund_vault
@@ -198,7 +198,7 @@ def test_three_wrong_pins_lock_the_card_until_a_supervisor_unlocks(
 
 
 def test_an_agent_cannot_unlock_a_card(agent_a, citizen, card):
-    from float_management.errors import NotAllowed
+    from core.errors import NotAllowed
 
     with pytest.raises(NotAllowed):
         cards.card_unlock(
@@ -224,7 +224,7 @@ def test_only_a_supervisor_of_the_post_office_where_it_locked_unlocks_a_card(
 def test_a_card_is_unlocked_only_with_the_holders_national_id(
     agent_a, supervisor_a, fixed_service, citizen, card
 ):
-    from float_management.errors import NotAllowed
+    from core.errors import NotAllowed
 
     _lock(agent_a, fixed_service, citizen, card)
 
@@ -413,7 +413,7 @@ def test_a_code_to_the_linked_mobile_proves_it_is_the_citizen(
 
 
 def test_the_agent_who_asked_cannot_approve_the_balance_move(agent_a, citizen, card, open_till):
-    from float_management.errors import NotAllowed
+    from core.errors import NotAllowed
 
     _replace(agent_a, card)
 
@@ -483,7 +483,7 @@ def test_a_void_needs_a_reason_and_cannot_be_asked_twice(
 
 
 def test_the_requester_cannot_approve_their_own_void(agent_a, fixed_service, citizen, open_till):
-    from float_management.errors import NotAllowed
+    from core.errors import NotAllowed
     from float_management.services import request_decide
 
     payment = _cash(agent_a, fixed_service, citizen)

@@ -32,12 +32,7 @@ from hypothesis.stateful import (
 
 from audit.models import AuditEntry
 from audit.verify import audit_verify
-from counter.errors import CardUnusable, WrongPin
-from counter.models import Payment, PrepaidCard, TopUp
-from counter.services import cards, payments
-from counter.services.catalog import catalog_cache_clear
-from float_management import services as till
-from float_management.errors import (
+from core.errors import (
     IdempotencyConflict,
     InsufficientFunds,
     InvalidAmount,
@@ -45,6 +40,11 @@ from float_management.errors import (
     NotAllowed,
     TillOverLimit,
 )
+from counter.errors import CardUnusable, WrongPin
+from counter.models import Payment, PrepaidCard, TopUp
+from counter.services import cards, payments
+from counter.services.catalog import catalog_cache_clear
+from float_management import services as till
 from float_management.models import (
     NON_NEGATIVE_KINDS,
     Account,

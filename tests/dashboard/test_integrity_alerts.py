@@ -12,12 +12,12 @@ from django.utils import timezone
 
 from agents.models import Role
 from audit import log as audit_log
+from core.clock import local_today
 from counter.services import payments
 from dashboard import live, selectors
 from dashboard.consumers import _group_for
 from dashboard.fragments import render_board
 from float_management.models import Account, AccountKind, SessionStatus, TillSession
-from receipts.businessdays import local_today
 from tests.factories import person
 
 

@@ -18,6 +18,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from agents.models import Branch, Counter, Governorate, Profile, Role
+from core.clock import zone
 from counter.models import Citizen, Payment, PaymentLine, Service
 from counter.services.catalog import component_account
 from counter.services.payments import payment_post_cash
@@ -39,7 +40,6 @@ from float_management.models import (
     Transfer,
 )
 from float_management.verify import ledger_verify
-from receipts.businessdays import CAIRO
 
 SMALL = NationalOptions(branches=30, counters=60, history_days=2, payments_per_counter_day=3)
 
@@ -50,7 +50,7 @@ def seeded(db):
 
 
 def _today():
-    return timezone.localdate(timezone=CAIRO)
+    return timezone.localdate(timezone=zone())
 
 
 def test_it_spreads_the_branches_over_every_governorate(seeded):
@@ -118,7 +118,7 @@ def test_the_history_is_paid_within_opening_hours_and_closed_back_into_the_vault
     assert payments.count() == 2 * 60 * 3
     days = {_today() - timedelta(days=1), _today() - timedelta(days=2)}
     for payment in payments:
-        local = timezone.localtime(payment.created_at, CAIRO)
+        local = timezone.localtime(payment.created_at, zone())
         assert local.date() in days and 8 <= local.hour < 16
         assert payment.change == payment.tendered - payment.total >= 0
     lines = dict(
@@ -170,7 +170,7 @@ def test_a_seeded_agent_takes_a_payment_through_the_service(seeded):
 
 def test_the_boards_read_the_seeded_network(seeded):
     last_day = _today() - timedelta(days=1)
-    evening = datetime.combine(last_day, time(16, 0), tzinfo=CAIRO)
+    evening = datetime.combine(last_day, time(16, 0), tzinfo=zone())
     nation = selectors.nation_board(now=evening)
     assert nation.payments == 60 * 3
     assert sum(row["open"] for row in nation.rows) == 60

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from core.errors import InsufficientFunds
 from float_management import services
-from float_management.errors import InsufficientFunds
 from float_management.ledger import account_for, transfer_post, transit_account, vault_account
 from float_management.models import Account, AccountKind, Entry, Transfer, TransferKind
 from float_management.verify import ledger_verify
@@ -184,7 +184,7 @@ def test_a_vault_move_and_a_till_action_in_one_branch_never_deadlock(
         else:
             services.request_decide(request=top_up, supervisor=supervisor_a, approve=True)
 
-    with caplog.at_level(logging.WARNING, logger="float_management.retry"):
+    with caplog.at_level(logging.WARNING, logger="core.retry"):
         _results, errors = run_together([vault_move_like, till_action])
 
     assert errors == []

@@ -3,8 +3,8 @@
 import pytest
 from django.db import transaction
 
+from core.errors import IdempotencyConflict, InsufficientFunds, InvalidAmount
 from float_management import services
-from float_management.errors import IdempotencyConflict, InsufficientFunds, InvalidAmount
 from float_management.idempotency import run_once
 from float_management.ledger import transit_account, vault_account
 from float_management.models import IdempotencyRecord, Transfer, VaultMovement

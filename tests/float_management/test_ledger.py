@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import F
 
-from float_management.errors import InsufficientFunds, InvalidAmount, InvalidState
+from core.errors import InsufficientFunds, InvalidAmount, InvalidState
 from float_management.ledger import (
     account_for,
     transfer_post,

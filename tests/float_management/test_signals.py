@@ -3,8 +3,8 @@
 import pytest
 from django.db import transaction
 
+from core.errors import InsufficientFunds
 from float_management import services, signals
-from float_management.errors import InsufficientFunds
 from float_management.models import Request, TillSession, Transfer, TransferKind
 from tests.float_management.helpers import OPENING_FLOAT, counts_for, new_key, opening_request
 

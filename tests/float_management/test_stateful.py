@@ -20,14 +20,15 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from float_management import services
-from float_management.errors import (
+from core.errors import (
     IdempotencyConflict,
     InsufficientFunds,
     InvalidAmount,
     InvalidState,
     NotAllowed,
 )
+from core.money import MAX_AMOUNT
+from float_management import services
 from float_management.models import (
     ACTIVE_STATUSES,
     NON_NEGATIVE_KINDS,
@@ -39,7 +40,6 @@ from float_management.models import (
     TillSession,
     Transfer,
 )
-from float_management.money import MAX_AMOUNT
 from float_management.verify import ledger_verify
 
 pytestmark = pytest.mark.django_db

@@ -3,14 +3,15 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from float_management import services
-from float_management.errors import (
+from core.errors import (
     InsufficientFunds,
     InvalidAmount,
     InvalidState,
     NotAllowed,
     TillOverLimit,
 )
+from core.money import MAX_AMOUNT
+from float_management import services
 from float_management.ledger import over_short_account, transit_account, vault_account
 from float_management.models import (
     CashCount,
@@ -23,7 +24,6 @@ from float_management.models import (
     TransferKind,
     VaultMovement,
 )
-from float_management.money import MAX_AMOUNT
 from float_management.verify import ledger_verify
 from tests.float_management.helpers import (
     OPENING_FLOAT,

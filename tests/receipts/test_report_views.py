@@ -8,8 +8,8 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from core.clock import local_today
 from float_management.models import Transfer, TransferKind
-from receipts.businessdays import local_today
 from receipts.models import SettlementBatch
 from receipts.settlement import settlement_run
 from tests.receipts.test_settlement import (

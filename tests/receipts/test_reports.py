@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from django.db.models import Q
 
+from core.clock import day_bounds
 from counter.services import cards, payments
 from float_management import services as till
 from float_management.models import AccountKind, Entry, TransferKind
-from receipts.businessdays import day_bounds
 from receipts.reports import daily_report, daily_report_csv, session_report
 from tests.factories import fund_vault
 from tests.receipts.test_settlement import (

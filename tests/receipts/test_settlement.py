@@ -17,14 +17,14 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import override
 
+from core.clock import local_today, value_date_for, zone
+from core.errors import DomainError, InvalidState, NotAllowed
 from counter.models import Agency, FeeComponent, FeeSchedule, Payment, PaymentLine, Service
 from counter.services import payments
 from float_management import services as till
-from float_management.errors import DomainError, InvalidState, NotAllowed
 from float_management.models import Account, SessionStatus, Transfer, TransferKind
 from float_management.verify import ledger_verify
 from receipts import settlement
-from receipts.businessdays import CAIRO, local_today, value_date_for
 from receipts.models import SettlementBatch, SettlementItem
 from receipts.settlement import (
     BANK_KEY,
@@ -84,7 +84,7 @@ def close_session(session, supervisor, denominations, *, short_by: int = 0):
 
 
 def day_of(payment):
-    return payment.created_at.astimezone(CAIRO).date()
+    return payment.created_at.astimezone(zone()).date()
 
 
 @pytest.fixture
@@ -510,7 +510,7 @@ def test_the_settlement_file_has_one_line_per_payment_and_a_control_line(
         [renewal_2.reference, "LIC-RENEW", "1/2/3/45", "51.50", "A0001"],
         [passport.reference, "PASSPORT", "7/7/7", "100.00", "A0001"],
     ]
-    assert rows[1][5] == renewal_1.created_at.astimezone(CAIRO).isoformat(timespec="seconds")
+    assert rows[1][5] == renewal_1.created_at.astimezone(zone()).isoformat(timespec="seconds")
     assert rows[1][5].endswith(("+02:00", "+03:00"))
     assert rows[-1] == ["CONTROL", "3", "", "203.00", "", ""]
 
@@ -619,12 +619,13 @@ def test_concurrent_runs_of_one_day_post_once(a_day, head_office, day_is_over):
 def test_holidays_are_edited_in_the_admin_and_batches_only_read(rf, admin_user):
     from django.contrib import admin
 
+    from core.admin import PublicHolidayAdmin
+    from core.models import PublicHoliday
     from receipts import admin_settlement
-    from receipts.models import PublicHoliday
 
     request = rf.get("/")
     request.user = admin_user
-    holidays = admin_settlement.PublicHolidayAdmin(PublicHoliday, admin.site)
+    holidays = PublicHolidayAdmin(PublicHoliday, admin.site)
     assert holidays.has_add_permission(request) and holidays.has_change_permission(request)
     for model, model_admin in [
         (SettlementBatch, admin_settlement.SettlementBatchAdmin),

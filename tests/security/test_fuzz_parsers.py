@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from core.errors import DomainError
+from core.money import MAX_AMOUNT, format_amount, parse_amount
 from counter.checkdigit import luhn_digit, luhn_valid, new_reference
 from counter.nationalid import (
     LENGTH,
@@ -20,8 +22,6 @@ from counter.nationalid import (
     parse_national_id,
 )
 from counter.phones import format_mobile_local, parse_egyptian_mobile
-from float_management.errors import DomainError
-from float_management.money import MAX_AMOUNT, format_amount, parse_amount
 from receipts.tokens import reference_from
 
 # Characters people (and attackers) type: every digit set, the separators the

@@ -47,7 +47,7 @@ DELETES = (
     "counter.Agency",
     "counter.Service",
     "counter.FeeSchedule",
-    "receipts.PublicHoliday",
+    "core.PublicHoliday",
 )
 
 

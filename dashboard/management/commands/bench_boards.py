@@ -30,9 +30,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.models import Governorate
+from core.clock import zone
 from counter.models import Payment
 from dashboard.selectors import board_snapshot_keys, governorate_board, nation_board
-from receipts.businessdays import CAIRO
 
 
 class Command(BaseCommand):
@@ -54,7 +54,7 @@ class Command(BaseCommand):
         payments = Payment.objects.count()
         self.stdout.write(
             f"{connection.vendor}, {payments:,} payments; boards as at "
-            f"{timezone.localtime(now, CAIRO):%Y-%m-%d %H:%M} Cairo; {runs} runs after a warm-up."
+            f"{timezone.localtime(now, zone()):%Y-%m-%d %H:%M} Cairo; {runs} runs after a warm-up."
         )
         boards = {
             f"governorate_board({where.code} {where.name_en})": (
@@ -110,8 +110,8 @@ class Command(BaseCommand):
             last = Payment.objects.aggregate(last=Max("created_at"))["last"]
             if last is None:
                 raise CommandError("No payments: run seed_national --history-days N first.")
-            on = timezone.localtime(last, CAIRO).date()
-        return datetime.combine(on, moment, tzinfo=CAIRO)
+            on = timezone.localtime(last, zone()).date()
+        return datetime.combine(on, moment, tzinfo=zone())
 
     def _explain(self, captured: list[dict]) -> None:
         prefix = "EXPLAIN (ANALYZE, BUFFERS) " if connection.vendor == "postgresql" else ""

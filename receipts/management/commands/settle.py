@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
-from float_management.errors import DomainError
-from float_management.money import format_amount
+from core.errors import DomainError
+from core.money import format_amount
 from receipts.models import SettlementBatch
 from receipts.settlement import settlement_run
 

@@ -11,8 +11,6 @@ from typing import ParamSpec, TypeVar
 
 from django.db import IntegrityError, OperationalError, connection
 
-from audit.chain import CHAIN_CONSTRAINT, CHAIN_CONSTRAINT_SQLITE
-
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -23,18 +21,29 @@ _UNIQUE_VIOLATION = "23505"
 ATTEMPTS = 4
 
 
-def _lost_an_audit_append(error: IntegrityError) -> bool:
-    """Another transaction appended to the same audit stream first: run again on the new head."""
+# Unique constraints whose violation means "another transaction took the head first; run
+# again on the new head" (PostgreSQL constraint name -> what SQLite's message says instead).
+# An app registers its own in AppConfig.ready(): core knows no app.
+_RETRYABLE_CONSTRAINTS: dict[str, str] = {}
+
+
+def retry_on_unique(constraint: str, *, sqlite_message: str) -> None:
+    """Treat a violation of `constraint` as a lost race worth running the transaction again."""
+    _RETRYABLE_CONSTRAINTS[constraint] = sqlite_message
+
+
+def _lost_a_race_for_a_head(error: IntegrityError) -> bool:
+    """Another transaction appended to the same chain first: run again on the new head."""
     cause = error.__cause__
     if getattr(cause, "sqlstate", None) == _UNIQUE_VIOLATION:
         diag = getattr(cause, "diag", None)
-        return getattr(diag, "constraint_name", None) == CHAIN_CONSTRAINT
-    return CHAIN_CONSTRAINT_SQLITE in str(error)
+        return getattr(diag, "constraint_name", None) in _RETRYABLE_CONSTRAINTS
+    return any(message in str(error) for message in _RETRYABLE_CONSTRAINTS.values())
 
 
 def _is_retryable(error: OperationalError | IntegrityError) -> bool:
     if isinstance(error, IntegrityError):
-        return _lost_an_audit_append(error)
+        return _lost_a_race_for_a_head(error)
     cause = error.__cause__
     sqlstate = getattr(cause, "sqlstate", None)
     if sqlstate in _RETRYABLE_SQLSTATES:
@@ -44,7 +53,8 @@ def _is_retryable(error: OperationalError | IntegrityError) -> bool:
 
 def retry_on_conflict(func: Callable[P, T]) -> Callable[P, T]:
     """Re-run `func` (one whole transaction) a bounded number of times on deadlock,
-    serialization failure, or a lost race for the head of an audit stream.
+    serialization failure, or a lost race for the head of a registered chain (the
+    audit streams register theirs).
 
     Only the outermost call retries: inside someone else's transaction the
     error propagates so that transaction rolls back whole.

@@ -7,7 +7,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from agents.digits import normalize_number
+from core.digits import normalize_number
 
 PIASTRES_PER_POUND = 100
 # Far above any counter transaction, far below a 64-bit column.

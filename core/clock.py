@@ -1,36 +1,63 @@
-"""Egyptian business days: the weekend is Friday and Saturday; holidays are PublicHoliday rows.
+"""The one clock: today, the bounds of a day, and Egyptian business days.
 
-Days are Africa/Cairo calendar days whatever the server's time zone is: a
-payment belongs to the day on which the citizen paid at the counter.
+A day is a calendar day in settings.TIME_ZONE (Africa/Cairo, fixed in settings, not
+taken from the environment): a payment belongs to the day on which the citizen paid at
+the counter. Every "today" and every day's bounds in the product come from here, so a
+board, a report, a settlement and a till agree on which day it is.
+
+Business days: the weekend is Friday and Saturday; holidays are PublicHoliday rows.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from django.utils import timezone
 
-from receipts.models import PublicHoliday
+from core.models import PublicHoliday
 
-CAIRO = ZoneInfo("Africa/Cairo")
 WEEKEND = frozenset({4, 5})  # date.weekday(): Friday, Saturday
 SETTLEMENT_LAG = 2  # business days from the day collected to the value date
 
 
+def zone() -> tzinfo:
+    """The zone every calendar day of the product is counted in."""
+    return timezone.get_default_timezone()
+
+
+def local_now() -> datetime:
+    """Now, as the counter's wall clock shows it."""
+    return timezone.localtime(timezone.now(), zone())
+
+
 def local_today() -> date:
-    """Today in Cairo."""
-    return timezone.localdate(timezone=CAIRO)
+    """Today at the counter."""
+    return timezone.localdate(timezone=zone())
+
+
+def local_time(moment: datetime) -> datetime:
+    """An aware instant as the counter's wall clock shows it."""
+    return timezone.localtime(moment, zone())
+
+
+def local_day(moment: datetime) -> date:
+    """The counter's calendar day of an aware instant."""
+    return timezone.localdate(moment, timezone=zone())
+
+
+def start_of_today() -> datetime:
+    """The aware instant today began at the counter."""
+    return day_bounds(local_today())[0]
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The aware instants [start, end) of `day` in Cairo.
+    """The aware instants [start, end) of `day` at the counter.
 
     Computed from each day's own midnight, so a daylight-saving change (Egypt
     moves its clocks at midnight) neither loses nor doubles an hour.
     """
-    start = datetime.combine(day, time.min, tzinfo=CAIRO)
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=CAIRO)
+    start = datetime.combine(day, time.min, tzinfo=zone())
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone())
     return start, end
 
 

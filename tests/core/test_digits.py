@@ -2,8 +2,8 @@ from django import forms
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.digits import normalize_digits, normalize_number
 from agents.fields import DigitsField, NumberField
+from core.digits import normalize_digits, normalize_number
 
 
 def test_arabic_indic_and_eastern_arabic_digits_become_ascii():
