@@ -26,6 +26,7 @@ E2E ?= 1
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(PY) -m pytest --ignore=tests/e2e $(PYTEST_ARGS)
 ifeq ($(E2E),1)
 	test -f node_modules/axe-core/axe.min.js || ! command -v npm >/dev/null || npm ci --no-audit --no-fund
