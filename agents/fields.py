@@ -25,7 +25,7 @@ class NumberField(forms.IntegerField):
 
     widget = forms.TextInput
 
-    def widget_attrs(self, widget):
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
         attrs = super().widget_attrs(widget)
         attrs.update({"inputmode": "numeric", "dir": "ltr", "autocomplete": "off"})
         return attrs

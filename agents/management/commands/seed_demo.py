@@ -8,10 +8,11 @@ command needs to import none of them by name.
 
 from importlib import import_module
 from importlib.util import find_spec
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from agents.demo import DemoContext
 
@@ -21,14 +22,14 @@ DEFAULT_PASSWORD = "counter-demo-2026"
 class Command(BaseCommand):
     help = "Create (or bring up to date) the demo network, people and sample day."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--password",
             default=DEFAULT_PASSWORD,
             help=f"password of every demo login (default: {DEFAULT_PASSWORD})",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         ctx = DemoContext(password=options["password"], stdout=self.stdout)
         local = {str(settings.BASE_DIR)}
         for config in apps.get_app_configs():
