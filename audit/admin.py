@@ -12,6 +12,8 @@ from django.contrib.admin.actions import delete_selected as django_delete_select
 from django.contrib.admin.models import DELETION
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
 
 from audit.models import AuditEntry
 from audit.receivers import ADMIN_ACTIONS, append_admin_change
@@ -36,17 +38,19 @@ class AuditEntryAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in AuditEntry._meta.fields]
     show_full_result_count = False  # no COUNT(*) over millions of rows on each page
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
-def delete_selected(modeladmin, request, queryset):
+def delete_selected(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Model]
+) -> HttpResponse | None:
     """Django's own bulk delete, and each object it deletes appended to the audit log."""
     confirmed = bool(request.POST.get("post"))
     with transaction.atomic():

@@ -36,15 +36,20 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, transaction
-from django.db.models import Subquery
+from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
 from audit import chain
 from audit.models import AuditEntry, StreamHead
 from core.retry import retry_on_conflict
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from agents.models import Branch
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +70,7 @@ def till_stream(session_id: int) -> str:
     return f"till:{session_id}"
 
 
-def branch_stream(branch) -> str:
+def branch_stream(branch: Branch) -> str:
     return f"branch:{branch.code}"
 
 
@@ -77,7 +82,7 @@ def login_stream(username: str) -> str:
     return f"login:{username[:100]}"
 
 
-def _head_row(stream: str):
+def _head_row(stream: str) -> QuerySet[StreamHead]:
     return StreamHead.objects.filter(stream=stream)
 
 
@@ -118,11 +123,11 @@ def append(
     *,
     stream: str,
     action: str,
-    actor=None,
+    actor: User | None = None,
     actor_username: str | None = None,
     object_type: str = "",
     object_id: object = "",
-    branch=None,
+    branch: Branch | int | None = None,
     data: dict[str, Any] | None = None,
     head: Head | None = None,
 ) -> AuditEntry:

@@ -8,29 +8,36 @@ transaction, by the LogEntry the admin writes for each change.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from agents.addresses import client_ip
 from agents.permissions import scope_of
 from audit import log
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.contrib.contenttypes.models import ContentType
+
 ADMIN_ACTIONS = {ADDITION: "admin.addition", CHANGE: "admin.change", DELETION: "admin.deletion"}
 
 
-def _address(request) -> str:
+def _address(request: HttpRequest | None) -> str:
     return "" if request is None else client_ip(request)
 
 
-def _branch_id(user) -> int | None:
+def _branch_id(user: User) -> int | None:
     return scope_of(user).branch_id
 
 
-def _session_event(action: str, request, user) -> None:
+def _session_event(action: str, request: HttpRequest | None, user: User) -> None:
     log.append_alone(
         stream=log.user_stream(user.pk),
         action=action,
@@ -43,18 +50,25 @@ def _session_event(action: str, request, user) -> None:
 
 
 @receiver(user_logged_in, dispatch_uid="audit_login")
-def on_login(sender, request, user, **kwargs):
+def on_login(sender: type[User], request: HttpRequest, user: User, **kwargs: Any) -> None:
     _session_event("auth.login", request, user)
 
 
 @receiver(user_logged_out, dispatch_uid="audit_logout")
-def on_logout(sender, request, user, **kwargs):
+def on_logout(
+    sender: type[User] | type[None], request: HttpRequest, user: User | None, **kwargs: Any
+) -> None:
     if user is not None:  # None: logging out without being logged in
         _session_event("auth.logout", request, user)
 
 
 @receiver(user_login_failed, dispatch_uid="audit_login_failed")
-def on_login_failed(sender, credentials, request=None, **kwargs):
+def on_login_failed(
+    sender: str,
+    credentials: dict[str, Any],
+    request: HttpRequest | None = None,
+    **kwargs: Any,
+) -> None:
     """The username tried (never the password): on that person's stream when it exists."""
     User = get_user_model()
     username = str(credentials.get(User.USERNAME_FIELD) or credentials.get("username") or "")
@@ -76,7 +90,7 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
     )
 
 
-def record_denial(request) -> None:
+def record_denial(request: HttpRequest) -> None:
     """A page refused (403), on the person's stream, in a transaction of its own."""
     user = getattr(request, "user", None)
     known = user is not None and user.is_authenticated
@@ -90,7 +104,13 @@ def record_denial(request) -> None:
 
 
 def append_admin_change(
-    *, user, action: str, content_type, object_id: object, object_repr: str, change: str = ""
+    *,
+    user: User,
+    action: str,
+    content_type: ContentType | None,
+    object_id: object,
+    object_repr: str,
+    change: str = "",
 ) -> None:
     """One admin change on the admin user's stream, inside the admin's transaction."""
     with transaction.atomic():
@@ -106,7 +126,9 @@ def append_admin_change(
 
 
 @receiver(post_save, sender=LogEntry, dispatch_uid="audit_admin_change")
-def on_admin_change(sender, instance: LogEntry, created: bool, raw: bool = False, **kwargs):
+def on_admin_change(
+    sender: type[LogEntry], instance: LogEntry, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
     """Every LogEntry the admin saves. (A bulk deletion of several objects writes its
     LogEntries with bulk_create, which sends no signal: audit.admin covers that.)"""
     if not created or raw:

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -12,14 +14,14 @@ class Command(BaseCommand):
         "anything is."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--stream",
             help=_("Check only this stream (e.g. till:42, user:7), not the ledger."),
         )
         parser.add_argument("--chunk-size", type=int, default=CHUNK, help=_("Rows per fetch."))
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         report = audit_verify(stream=options["stream"], chunk_size=options["chunk_size"])
         self.stdout.write(
             _("Checked %(entries)s entries in %(streams)s streams.")

@@ -19,11 +19,13 @@ or print the SQL for a DBA with `--sql`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from django.apps import apps
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections, transaction
-from django.db.models import CASCADE
+from django.db.models import CASCADE, Model
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -51,7 +53,7 @@ DELETES = (
 )
 
 
-def _model(label: str):
+def _model(label: str) -> type[Model] | None:
     try:
         return apps.get_model(label)
     except LookupError:
@@ -101,7 +103,7 @@ def table_grants() -> dict[str, list[str]]:
     return dict(sorted(grants.items()))
 
 
-def role_sql(role: str, *, database: str, quote, create: bool) -> list[str]:
+def role_sql(role: str, *, database: str, quote: Callable[[str], str], create: bool) -> list[str]:
     """The statements that make `role` the app's role (the password is set separately)."""
     name = quote(role)
     attributes = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT"
@@ -129,7 +131,7 @@ class Command(BaseCommand):
         "and the ledger. Run it as the tables' owner after every migrate."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("role", help=_("Name of the app's database role."))
         parser.add_argument(
             "--password-env",
@@ -141,7 +143,15 @@ class Command(BaseCommand):
         )
         parser.add_argument("--database", default="default")
 
-    def handle(self, *args, role: str, password_env: str | None, sql: bool, database: str, **o):
+    def handle(
+        self,
+        *args: Any,
+        role: str,
+        password_env: str | None,
+        sql: bool,
+        database: str,
+        **o: Any,
+    ) -> None:
         connection = connections[database]
         if connection.vendor != "postgresql":
             raise CommandError(_("Database roles are a PostgreSQL matter: this database is not."))

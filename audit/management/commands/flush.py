@@ -9,6 +9,8 @@ for the flush, inside its transaction, and switched on again before it commits.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core import mail
 from django.core.management.commands import flush
 from django.db import connections, transaction
@@ -29,7 +31,7 @@ def in_tests() -> bool:
 
 
 class Command(flush.Command):
-    def handle(self, **options):
+    def handle(self, **options: Any) -> None:
         connection = connections[options["database"]]
         if connection.vendor != "postgresql" or not in_tests():
             return super().handle(**options)
