@@ -62,7 +62,7 @@ _EMPTY_ANSWERS: dict[str, Callable[..., Any]] = {
 
 
 def _absorbing(name: str, empty_answer: Callable[..., Any]) -> Callable[..., Any]:
-    def method(self, *args: Any, **kwargs: Any) -> Any:
+    def method(self: ResilientRedisCache, *args: Any, **kwargs: Any) -> Any:
         try:
             return getattr(super(ResilientRedisCache, self), name)(*args, **kwargs)
         except _UNREACHABLE as error:
