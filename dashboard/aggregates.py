@@ -54,9 +54,11 @@ delta. Keys carry the local day, so midnight starts afresh.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import connection
@@ -86,6 +88,7 @@ _UNFENCED = object()
 
 Key = tuple
 Figures = dict[Key, list[int]]  # key → [payments, total in piastres]
+T = TypeVar("T")
 
 
 def snapshot_key(scope: str, start: datetime) -> str:
@@ -230,7 +233,7 @@ class DayTally:
         )
 
 
-def _cached(call, default):
+def _cached(call: Callable[[], T], default: T) -> T:
     """The cache's answer, or `default` when it is down: the board then counts live."""
     try:
         return call()
@@ -239,11 +242,11 @@ def _cached(call, default):
         return default
 
 
-def _grouped(payments: QuerySet[Payment], keys: tuple[str, ...], **aggregates) -> QuerySet:
+def _grouped(payments: QuerySet[Payment], keys: tuple[str, ...], **aggregates: Any) -> QuerySet:
     return payments.values(*keys).annotate(**aggregates).values_list(*keys, *aggregates).order_by()
 
 
-def _add(figures: Figures, key: Key, n, total) -> None:
+def _add(figures: Figures, key: Key, n: int | Decimal, total: int | Decimal) -> None:
     # PostgreSQL sums bigints as numeric: back to int piastres here.
     entry = figures.setdefault(tuple(key), [0, 0])
     entry[0] += int(n)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Mapping
 from importlib import import_module
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -25,6 +27,9 @@ from agents.permissions import Action, can
 from dashboard import live
 from dashboard.access import board_group
 from dashboard.revocation import user_group
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +53,12 @@ class _ReadOnlySession(dict):
         pass
 
 
-def _group_for(session, user, kwargs: dict, language: str) -> str | None:
+def _group_for(
+    session: Mapping[str, Any] | None,
+    user: User | AnonymousUser | None,
+    kwargs: dict,
+    language: str,
+) -> str | None:
     """The group this socket may join, or None: idle-expired, out of scope, not logged in.
 
     The one rule for the handshake and for every later check of an open board.
@@ -107,7 +117,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         session_key = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
         self._recheck = asyncio.create_task(self._recheck_forever(session_key, kwargs, language))
 
-    async def _recheck_forever(self, session_key: str | None, kwargs: dict, language: str):
+    async def _recheck_forever(self, session_key: str | None, kwargs: dict, language: str) -> None:
         """Check the person again now and then: a revocation message can be lost.
 
         Spread over the interval, so boards that connected together (after a

@@ -21,15 +21,19 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections
 
 from dashboard.fragments import render_board
 from dashboard.groups import groups_for_branch
+
+if TYPE_CHECKING:
+    from agents.models import Branch
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +119,7 @@ def _render_all(base: str, variants: list[tuple[str, bool, bool]] | None = None)
         close_old_connections()
 
 
-async def _listened(layer, groups: list[str]) -> set[str]:
+async def _listened(layer: BaseChannelLayer, groups: list[str]) -> set[str]:
     """The groups that have a member: a board nobody watches is not rendered.
 
     Every payment marks its branch, governorate and the nation dirty; rendering
@@ -197,5 +201,5 @@ def publish(*groups: str) -> None:
         logger.exception("dashboard publish failed")
 
 
-def publish_branch(branch) -> None:
+def publish_branch(branch: Branch) -> None:
     publish(*groups_for_branch(branch.pk, branch.governorate_id))

@@ -15,22 +15,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
+from django.db.models import Model
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from agents.models import Profile
 from dashboard import live
 
 logger = logging.getLogger(__name__)
 
-User = get_user_model()
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+else:
+    User = get_user_model()
 _USER_FIELDS = ("is_active", "password")
 _PROFILE_FIELDS = ("role", "branch_id", "governorate_id")
 SEND_TIMEOUT = 5.0  # seconds a revocation may hold the request that caused it
@@ -71,7 +78,7 @@ def _send(user_id: int) -> None:
         logger.exception("closing the dashboards of user %s failed", user_id)
 
 
-async def _send_within_timeout(layer, group: str, message: dict) -> None:
+async def _send_within_timeout(layer: BaseChannelLayer, group: str, message: dict) -> None:
     await asyncio.wait_for(layer.group_send(group, message), timeout=SEND_TIMEOUT)
 
 
@@ -87,7 +94,7 @@ def sockets_close_for(*, user_id: int) -> None:
     transaction.on_commit(partial(_send, user_id))
 
 
-def _changed(instance, fields: tuple[str, ...], update_fields) -> bool:
+def _changed(instance: Model, fields: tuple[str, ...], update_fields: Iterable[str] | None) -> bool:
     """Did any of `fields` change against the stored row? (One query, only when it can have.)"""
     if instance._state.adding or instance.pk is None:
         return False
@@ -101,12 +108,17 @@ def _changed(instance, fields: tuple[str, ...], update_fields) -> bool:
 
 
 @receiver(pre_save, sender=User, dispatch_uid="dashboard.revocation.user_pre_save")
-def _user_pre_save(sender, instance, update_fields=None, **kwargs):
+def _user_pre_save(
+    sender: type[User],
+    instance: User,
+    update_fields: frozenset[str] | None = None,
+    **kwargs: Any,
+) -> None:
     instance._revoke_sockets = _changed(instance, _USER_FIELDS, update_fields)
 
 
 @receiver(post_save, sender=User, dispatch_uid="dashboard.revocation.user_post_save")
-def _user_post_save(sender, instance, created, **kwargs):
+def _user_post_save(sender: type[User], instance: User, created: bool, **kwargs: Any) -> None:
     if created:
         return
     if not instance.is_active or getattr(instance, "_revoke_sockets", False):
@@ -115,23 +127,32 @@ def _user_post_save(sender, instance, created, **kwargs):
 
 
 @receiver(pre_save, sender=Profile, dispatch_uid="dashboard.revocation.profile_pre_save")
-def _profile_pre_save(sender, instance, update_fields=None, **kwargs):
+def _profile_pre_save(
+    sender: type[Profile],
+    instance: Profile,
+    update_fields: frozenset[str] | None = None,
+    **kwargs: Any,
+) -> None:
     instance._revoke_sockets = _changed(instance, _PROFILE_FIELDS, update_fields)
 
 
 @receiver(post_save, sender=Profile, dispatch_uid="dashboard.revocation.profile_post_save")
-def _profile_post_save(sender, instance, created, **kwargs):
+def _profile_post_save(
+    sender: type[Profile], instance: Profile, created: bool, **kwargs: Any
+) -> None:
     if getattr(instance, "_revoke_sockets", False):
         sockets_close_for(user_id=instance.user_id)
     instance._revoke_sockets = False
 
 
 @receiver(post_delete, sender=Profile, dispatch_uid="dashboard.revocation.profile_post_delete")
-def _profile_post_delete(sender, instance, **kwargs):
+def _profile_post_delete(sender: type[Profile], instance: Profile, **kwargs: Any) -> None:
     sockets_close_for(user_id=instance.user_id)
 
 
 @receiver(user_logged_out, dispatch_uid="dashboard.revocation.logged_out")
-def _logged_out(sender, request, user, **kwargs):
+def _logged_out(
+    sender: type[User] | type[None], request: HttpRequest, user: User | None, **kwargs: Any
+) -> None:
     if user is not None and user.pk is not None:
         sockets_close_for(user_id=user.pk)

@@ -17,7 +17,7 @@ from functools import reduce
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import CharField, Count, F, Max, Q, Sum, Value
+from django.db.models import CharField, Count, F, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import TruncDate, TruncMinute
 from django.utils import timezone
 
@@ -85,7 +85,7 @@ class Board:
     extra: dict = field(default_factory=dict)
 
 
-def _payments_today(now: datetime | None):
+def _payments_today(now: datetime | None) -> QuerySet[Payment]:
     return Payment.objects.filter(created_at__gte=day_start(now), void_transfer__isnull=True)
 
 
