@@ -23,12 +23,6 @@ from counter.models import Citizen, Payment, PaymentLine, Service
 from counter.services.catalog import component_account
 from counter.services.payments import payment_post_cash
 from dashboard import selectors
-from dashboard.national import (
-    NationalNetworkExists,
-    NationalOptions,
-    NationalSeedError,
-    national_seed,
-)
 from float_management.models import (
     Account,
     AccountKind,
@@ -40,6 +34,12 @@ from float_management.models import (
     Transfer,
 )
 from float_management.verify import ledger_verify
+from tools.national import (
+    NationalNetworkExists,
+    NationalOptions,
+    NationalSeedError,
+    national_seed,
+)
 
 SMALL = NationalOptions(branches=30, counters=60, history_days=2, payments_per_counter_day=3)
 

@@ -683,7 +683,7 @@ class _Seeder:
                         raise NationalSeedError(
                             f"component_account names {component.code} of {service.code} "
                             f"{account.key!r}; this seed would write {key!r}. Bring "
-                            "dashboard.national.component_key up to date."
+                            "tools.national.component_key up to date."
                         )
 
     def vaults(self) -> None:
