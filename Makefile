@@ -53,7 +53,7 @@ bench-receipts: $(VENV)/.installed
 bench-dashboard: bench-db
 	$(BENCH_ENV) $(PY) manage.py bench_dashboard $(BENCH_ARGS)
 
-# The national peak over HTTP (bench/load.py): a fresh database with the whole network,
+# The national peak over HTTP (tools/bench/load.py): a fresh database with the whole network,
 # pgbench on one payment's SQL, then the chosen server under load with receipts and dashboards.
 LOAD_DB ?= counters_load
 LOAD_ENV = DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(LOAD_DB) REDIS_URL=redis://127.0.0.1:6379/12
@@ -62,7 +62,7 @@ bench-load: $(VENV)/.installed
 	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $(LOAD_DB)" postgres
 	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(LOAD_DB)" postgres
 	$(LOAD_ENV) $(PY) manage.py migrate -v0
-	$(LOAD_ENV) $(PY) -m bench.load $(LOAD_ARGS) $(BENCH_ARGS)
+	$(LOAD_ENV) $(PY) -m tools.bench.load $(LOAD_ARGS) $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

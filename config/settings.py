@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "receipts",
     "dashboard",
     "audit",
+    # Dev-only: the load-test and benchmark commands (seed_national, bench_*). No product
+    # app imports it; installed so that manage.py finds its commands.
+    "tools",
 ]
 
 MIDDLEWARE = [

@@ -2,14 +2,17 @@
 
 These functions write nothing but the ledger accounts `component_account`
 creates on first use; the payment services call them inside their own
-transaction.
+transaction. The rules themselves (`quote_lines`, `component_agency`,
+`component_account_key`) are pure functions of the objects they are given, so
+that the national load-test seed (tools/national.py) prices and credits its
+millions of rows through them rather than through a copy.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,7 +24,7 @@ from agents.models import Branch
 from core.digits import normalize_digits
 from core.errors import InvalidAmount, InvalidState
 from core.money import format_amount
-from counter.models import FeeComponent, FeeSchedule, Service
+from counter.models import Agency, FeeComponent, FeeSchedule, Service
 from float_management.ledger import account_for
 from float_management.models import Account, AccountKind
 
@@ -131,7 +134,26 @@ def service_quote(*, service: Service, amount: int | None, day: date) -> Quote:
         )
     _check_amount(service=service, amount=amount)
     schedule, components = _terms_of(service, day)
+    lines = quote_lines(service=service, components=components, amount=amount)
+    return Quote(
+        service=service,
+        schedule=schedule,
+        lines=lines,
+        total=sum(line for _component, line in lines),
+    )
 
+
+def quote_lines(
+    *, service: Service, components: Sequence[FeeComponent], amount: int | None
+) -> tuple[tuple[FeeComponent, int], ...]:
+    """Each of `components` (a schedule of `service`, in order) with what it costs.
+
+    The principal costs `amount`, the amount due typed for a variable service;
+    every other part its fixed amount. No query when the components' agencies
+    are loaded. Refuses a schedule that does not fit the service's kind and a
+    fee paid to an agency that is not taking payments; `service_quote` checks
+    the service and the amount before it.
+    """
     principals = [c for c in components if c.kind == FeeComponent.Kind.PRINCIPAL]
     expected_principals = 1 if service.amount_kind == Service.AmountKind.VARIABLE else 0
     if not components or len(principals) != expected_principals:
@@ -144,38 +166,49 @@ def service_quote(*, service: Service, amount: int | None, day: date) -> Quote:
                 _("%(agency)s is not taking payments at the moment.")
                 % {"agency": component.agency.name}
             )
-
-    lines = tuple(
+    return tuple(
         (component, amount if component.kind == FeeComponent.Kind.PRINCIPAL else component.amount)
         for component in components
     )
-    return Quote(
-        service=service,
-        schedule=schedule,
-        lines=lines,
-        total=sum(line for _component, line in lines),
+
+
+def component_agency(component: FeeComponent, service: Service) -> Agency | None:
+    """The agency owed `component` of `service`: its own if it names one, else the service's.
+
+    None for commission, the network's own revenue.
+    """
+    if component.kind == FeeComponent.Kind.COMMISSION:
+        return None
+    return component.agency if component.agency_id is not None else service.agency
+
+
+def component_account_key(
+    component: FeeComponent, service: Service, branch: Branch
+) -> tuple[AccountKind, str]:
+    """The kind and key of the account credited with `component` when `service` is paid at `branch`.
+
+    Commission is the network's own revenue; every other part is owed to its
+    agency, per service item. Both are kept per branch: an account every branch
+    credited would be one row that every payment in the nation locks.
+    """
+    agency = component_agency(component, service)
+    if agency is None:
+        return AccountKind.COMMISSION, f"commission:{component.code}:{branch.code}"
+    return (
+        AccountKind.PAYABLE,
+        f"payable:{agency.code}:{service.code}:{component.code}:{branch.code}",
     )
 
 
 def component_account(component: FeeComponent, service: Service, branch: Branch) -> Account:
     """The ledger account credited with `component` when `service` is paid at `branch`.
 
-    Commission is the network's own revenue; every other part is owed to its
-    agency, per service item. Both are kept per branch: an account every branch
-    credited would be one row that every payment in the nation locks.
+    Made on first use; its kind and key are `component_account_key`'s.
     """
     if component.schedule.service_id != service.pk:
         raise InvalidState(_("This fee does not belong to this service."))
-    if component.kind == FeeComponent.Kind.COMMISSION:
-        return account_for(
-            AccountKind.COMMISSION, f"commission:{component.code}:{branch.code}", branch=branch
-        )
-    agency = component.agency if component.agency_id is not None else service.agency
-    return account_for(
-        AccountKind.PAYABLE,
-        f"payable:{agency.code}:{service.code}:{component.code}:{branch.code}",
-        branch=branch,
-    )
+    kind, key = component_account_key(component, service, branch)
+    return account_for(kind, key, branch=branch)
 
 
 def component_account_id(component: FeeComponent, service: Service, branch: Branch) -> int:

@@ -14,6 +14,9 @@ from counter.selectors.catalog import fold, service_by_code, services_search
 from counter.services.catalog import (
     Quote,
     component_account,
+    component_account_key,
+    component_agency,
+    quote_lines,
     references_clean,
     schedule_at,
     service_quote,
@@ -327,6 +330,36 @@ def test_asking_twice_for_a_components_account_gives_the_same_account(branch_a):
 
     assert first.pk == second.pk
     assert Account.objects.filter(key="payable:LOCAL:LA-101:agency_fee:A0001").count() == 1
+
+
+def test_the_pricing_and_account_rules_read_and_write_nothing_once_the_fees_are_loaded(
+    branch_a, django_assert_num_queries
+):
+    """What the national seed calls per row: pure, the same answers as the quote and accounts."""
+    service_id = make_fixed(stamp_to=make_agency("MOF", name_ar="وزارة المالية")).pk
+    service = Service.objects.select_related("agency").get(pk=service_id)
+    components = list(
+        FeeComponent.objects.filter(schedule__service=service).select_related("agency")
+    )
+
+    with django_assert_num_queries(0):
+        lines = quote_lines(service=service, components=components, amount=None)
+        keys = [component_account_key(component, service, branch_a) for component, _ in lines]
+        agencies = [component_agency(component, service) for component, _ in lines]
+
+    assert lines == service_quote(service=service, amount=None, day=DAY).lines
+    assert [(component.code, amount) for component, amount in lines] == [
+        ("agency_fee", 15_000),
+        ("stamp", 1_000),
+        ("post", 500),
+    ]
+    assert keys == [
+        (AccountKind.PAYABLE, "payable:LOCAL:LA-101:agency_fee:A0001"),
+        (AccountKind.PAYABLE, "payable:MOF:LA-101:stamp:A0001"),
+        (AccountKind.COMMISSION, "commission:post:A0001"),
+    ]
+    assert [agency and agency.code for agency in agencies] == ["LOCAL", "MOF", None]
+    assert not Account.objects.filter(kind__in=[AccountKind.PAYABLE, AccountKind.COMMISSION])
 
 
 def test_a_fee_of_another_service_is_refused(branch_a):

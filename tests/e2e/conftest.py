@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.servers import free_port
+from tools.bench.servers import free_port
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,12 +5,10 @@ import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
-from io import StringIO
 from itertools import groupby
 from unittest import mock
 
 import pytest
-from django.core.management import call_command
 from reportlab.graphics.barcode import qrencoder
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
@@ -367,15 +365,3 @@ def test_the_qr_code_is_reportlabs_symbol_with_the_mask_of_least_penalty(length)
         assert _qr_codewords(qr) == qr.dataCache
 
     assert qr_modules(url) == symbols[penalties.index(min(penalties))]
-
-
-# The benchmark ----------------------------------------------------------------
-
-
-def test_the_benchmark_reports_median_p95_and_size():
-    out = StringIO()
-    call_command("bench_receipts", count=3, stdout=out)
-
-    assert re.search(r"median: [\d.]+ ms per receipt", out.getvalue())
-    assert re.search(r"p95: [\d.]+ ms per receipt", out.getvalue())
-    assert re.search(r"size: \d+ bytes", out.getvalue())

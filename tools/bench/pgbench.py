@@ -11,7 +11,7 @@ with `\\gset`), and the new balances (written as `balance + delta`, the same
 rows updated). So pgbench locks, inserts and updates exactly the rows and
 indexes the app does, statement for statement, without Python or HTTP.
 
-    python -m bench.pgbench --clients 8 --seconds 30
+    python -m tools.bench.pgbench --clients 8 --seconds 30
 """
 
 from __future__ import annotations

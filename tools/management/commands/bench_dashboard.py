@@ -26,12 +26,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.test import Client
 
-from bench.dashboards import percentile, watch_dashboards
-from bench.servers import free_port
 from counter.models import Citizen, Service
 from counter.services.payments import payment_post_cash
 from dashboard.selectors import day_start
 from float_management.models import SessionStatus, TillSession
+from tools.bench.dashboards import percentile, watch_dashboards
+from tools.bench.servers import free_port
 
 
 class Command(BaseCommand):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard.national import (
+from tools.national import (
     DEFAULT_PASSWORD,
     NationalNetworkExists,
     NationalOptions,

@@ -42,10 +42,16 @@ from agents.demo import DemoContext
 from agents.management.commands.seed_demo import DEFAULT_PASSWORD
 from agents.models import Branch, Counter, Governorate, Profile, Role
 from core.clock import local_day, zone
+from core.errors import InvalidAmount, InvalidState
 from counter.checkdigit import luhn_digit
 from counter.demo_catalog import seed_catalog
 from counter.models import Citizen, FeeComponent, Payment, PaymentLine, ReferenceField, Service
-from counter.services.catalog import component_account
+from counter.services.catalog import (
+    component_account_key,
+    component_agency,
+    quote_lines,
+    service_quote,
+)
 from float_management.models import (
     Account,
     AccountKind,
@@ -302,28 +308,17 @@ def _reference_value(code: str, rng: random.Random, year: int) -> str:
     return f"{rng.randint(10**7, 10**8 - 1)}"
 
 
-def component_key(component: FeeComponent, service: Service, branch: Branch) -> tuple[str, str]:
-    """The kind and key of the account `component_account(component, service, branch)` uses."""
-    if component.kind == FeeComponent.Kind.COMMISSION:
-        return AccountKind.COMMISSION, f"commission:{component.code}:{branch.code}"
-    agency = component.agency if component.agency_id is not None else service.agency
-    return (
-        AccountKind.PAYABLE,
-        f"payable:{agency.code}:{service.code}:{component.code}:{branch.code}",
-    )
-
-
 @dataclass
 class _Menu:
-    """A service as sold on a day: each line's component, amount and account slot."""
+    """A service as the counter sells it on a day: the components in force, where each goes."""
 
-    service_id: int
+    service: Service
     schedule_id: int
-    code: str
-    requires_citizen: bool
-    # (component id, fixed amount or None for the typed principal, account slot,
-    # agency credited or None for commission)
-    lines: list[tuple[int, int | None, int, int | None]]
+    # The schedule's components, in the order the counter's quote gives them.
+    components: list[FeeComponent]
+    # component id → (account slot, agency credited or None for commission)
+    credit: dict[int, tuple[int, int | None]]
+    # The typed amount due, in coins (variable services only).
     amount_range: tuple[int, int] | None
     refs: list[str]
 
@@ -632,20 +627,28 @@ class _Seeder:
         for branch in self.branches:
             wanted.append((AccountKind.VAULT, f"vault:{branch.code}", branch.pk))
             wanted.append((AccountKind.TRANSIT, f"transit:{branch.code}", branch.pk))
-        # Component accounts: the key without its branch names a slot; each branch has its own.
-        self.slots: dict[tuple[str, str], int] = {}
+        # Component accounts, named by the counter's own component_account_key. Components
+        # that share an account at the first branch share a slot; every branch has its own
+        # account per slot (component accounts are kept per branch).
+        slots: dict[tuple[str, str], int] = {}
+        holders: list[tuple[FeeComponent, Service]] = []  # a component of each slot
         self.slot_of_component: dict[int, int] = {}
         for service in self.services:
             for schedule in self.schedules[service.pk]:
                 for component in self.components[schedule.pk]:
-                    kind, key = component_key(component, service, self.branches[0])
-                    slot_key = (kind, key.rsplit(":", 1)[0])
-                    slot = self.slots.setdefault(slot_key, len(self.slots))
-                    self.slot_of_component[component.pk] = slot
-        self._check_component_accounts()
-        for branch in self.branches:
-            for kind, prefix in self.slots:
-                wanted.append((kind, f"{prefix}:{branch.code}", branch.pk))
+                    named = component_account_key(component, service, self.branches[0])
+                    if named not in slots:
+                        slots[named] = len(slots)
+                        holders.append((component, service))
+                    self.slot_of_component[component.pk] = slots[named]
+        # slot_keys[branch index][slot] → (kind, key)
+        slot_keys = [
+            [component_account_key(component, service, branch) for component, service in holders]
+            for branch in self.branches
+        ]
+        for branch, keys in zip(self.branches, slot_keys, strict=True):
+            for kind, key in keys:
+                wanted.append((kind, key, branch.pk))
 
         existing: dict[str, int] = {}
         keys = [key for _kind, key, _branch in wanted]
@@ -667,24 +670,7 @@ class _Seeder:
         self.vault = [pk_of[f"vault:{b.code}"] for b in self.branches]
         self.transit = [pk_of[f"transit:{b.code}"] for b in self.branches]
         # slot_accounts[branch index][slot] → account pk
-        self.slot_accounts = [
-            [pk_of[f"{prefix}:{b.code}"] for _kind, prefix in self.slots] for b in self.branches
-        ]
-
-    def _check_component_accounts(self) -> None:
-        """Have the catalog service make the first branch's accounts: our keys must be its keys."""
-        branch = self.branches[0]
-        for service in self.services:
-            for schedule in self.schedules[service.pk]:
-                for component in self.components[schedule.pk]:
-                    account = component_account(component, service, branch)
-                    kind, key = component_key(component, service, branch)
-                    if (account.kind, account.key, account.branch_id) != (kind, key, branch.pk):
-                        raise NationalSeedError(
-                            f"component_account names {component.code} of {service.code} "
-                            f"{account.key!r}; this seed would write {key!r}. Bring "
-                            "dashboard.national.component_key up to date."
-                        )
+        self.slot_accounts = [[pk_of[key] for _kind, key in keys] for keys in slot_keys]
 
     def vaults(self) -> None:
         """Cash from the bank into every vault, handled by the supervisor, witnessed by an agent."""
@@ -938,16 +924,9 @@ class _Seeder:
     # -- payments -------------------------------------------------------------------------
 
     def _menus(self, day: date) -> tuple[list[_Menu], list[int]]:
-        """The services on sale on `day`, with the schedule in force, and their weights."""
+        """The services the counter sells on `day`, as its own quote has them, and their weights."""
         menus, weights = [], []
         for service in self.services:
-            in_force = [s for s in self.schedules[service.pk] if s.effective_from <= day]
-            if not in_force:
-                continue
-            schedule = in_force[-1]
-            components = self.components[schedule.pk]
-            if not components:
-                continue
             amount_range = None
             if service.amount_kind == Service.AmountKind.VARIABLE:
                 low, high = TYPICAL_AMOUNTS.get(service.code, (1, 1_000))
@@ -956,23 +935,29 @@ class _Seeder:
                 amount_range = (-(-low // COIN), high // COIN)
                 if amount_range[0] > amount_range[1]:
                     continue
+            try:
+                # The schedule in force and its components, from the counter's own quote.
+                quote = service_quote(
+                    service=service,
+                    amount=None if amount_range is None else amount_range[0] * COIN,
+                    day=day,
+                )
+            except (InvalidState, InvalidAmount):
+                continue  # the counter would not sell it on that day (no fees in force yet …)
+            components = [component for component, _amount in quote.lines]
+            credit = {}
+            for component in components:
+                agency = component_agency(component, service)
+                credit[component.pk] = (
+                    self.slot_of_component[component.pk],
+                    None if agency is None else agency.pk,
+                )
             menus.append(
                 _Menu(
-                    service_id=service.pk,
-                    schedule_id=schedule.pk,
-                    code=service.code,
-                    requires_citizen=service.requires_citizen,
-                    lines=[
-                        (
-                            c.pk,
-                            None if c.kind == FeeComponent.Kind.PRINCIPAL else c.amount,
-                            self.slot_of_component[c.pk],
-                            None
-                            if c.kind == FeeComponent.Kind.COMMISSION
-                            else (c.agency_id or service.agency_id),
-                        )
-                        for c in components
-                    ],
+                    service=service,
+                    schedule_id=quote.schedule.pk,
+                    components=components,
+                    credit=credit,
                     amount_range=amount_range,
                     refs=[ref.code for ref in self.refs[service.pk]],
                 )
@@ -1011,17 +996,21 @@ class _Seeder:
             citizens = self.citizens_of[cd.branch_index]
             for offset in sorted(rng.random() * span for _ in range(per)):
                 menu = rng.choices(menus, cum_weights=cumulative)[0]
+                service, code = menu.service, menu.service.code
                 transfer_pk, payment_pk = first_transfer + k, first_payment + k
                 k += 1
                 at = opens + timedelta(seconds=offset)
+                due = None if menu.amount_range is None else rng.randint(*menu.amount_range) * COIN
                 total = 0
-                for component_pk, amount, slot, agency_pk in menu.lines:
-                    if amount is None:
-                        amount = rng.randint(*menu.amount_range) * COIN
+                # Priced by the counter's own rule, a pure function: no query per payment.
+                for component, amount in quote_lines(
+                    service=service, components=menu.components, amount=due
+                ):
+                    slot, agency_pk = menu.credit[component.pk]
                     total += amount
                     account = accounts[slot]
                     entries.append((transfer_pk, account, -amount))
-                    lines.append((payment_pk, component_pk, amount, agency_pk, account, menu.code))
+                    lines.append((payment_pk, component.pk, amount, agency_pk, account, code))
                     delta[account] += amount  # credit-normal: the credit raises it
                 entries.append((transfer_pk, cd.account_pk, total))
                 cd.cash += total
@@ -1032,7 +1021,7 @@ class _Seeder:
                         transfer_pk,
                         TransferKind.PAYMENT,
                         cd.branch_pk,
-                        menu.code,
+                        code,
                         cd.agent_pk,
                         at,
                         None,
@@ -1045,8 +1034,8 @@ class _Seeder:
                         cd.session_pk,
                         cd.branch_pk,
                         cd.agent_pk,
-                        rng.choice(citizens) if menu.requires_citizen else None,
-                        menu.service_id,
+                        rng.choice(citizens) if service.requires_citizen else None,
+                        service.pk,
                         menu.schedule_id,
                         Payment.Method.CASH,
                         total,

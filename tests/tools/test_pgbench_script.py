@@ -18,11 +18,11 @@ def test_pgbench_posts_whole_payments_with_the_statements_the_app_issues(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from bench.pgbench import run_pgbench
     from counter.models import Payment, PaymentLine
     from counter.services.payments import payment_post_cash
     from float_management.models import Account, Transfer
     from float_management.verify import ledger_verify
+    from tools.bench.pgbench import run_pgbench
 
     def pay():
         return payment_post_cash(

@@ -19,16 +19,10 @@ from django.utils import timezone
 
 from agents.models import Branch, Counter, Governorate, Profile, Role
 from core.clock import zone
-from counter.models import Citizen, Payment, PaymentLine, Service
-from counter.services.catalog import component_account
+from counter.models import Citizen, FeeComponent, Payment, PaymentLine, Service
+from counter.services.catalog import component_account, service_quote
 from counter.services.payments import payment_post_cash
 from dashboard import selectors
-from dashboard.national import (
-    NationalNetworkExists,
-    NationalOptions,
-    NationalSeedError,
-    national_seed,
-)
 from float_management.models import (
     Account,
     AccountKind,
@@ -40,6 +34,12 @@ from float_management.models import (
     Transfer,
 )
 from float_management.verify import ledger_verify
+from tools.national import (
+    NationalNetworkExists,
+    NationalOptions,
+    NationalSeedError,
+    national_seed,
+)
 
 SMALL = NationalOptions(branches=30, counters=60, history_days=2, payments_per_counter_day=3)
 
@@ -149,6 +149,75 @@ def test_each_fee_is_credited_to_the_account_the_catalog_service_names(seeded):
         for line in payment.lines.select_related("component__schedule")
     }
     assert credited == expected
+
+
+def test_every_seeded_payment_is_what_the_counters_quote_gives_for_its_day(seeded):
+    """The seed prices through the counter's rules; if they drifted apart this would fail."""
+    sold = set()
+    payments = Payment.objects.select_related("service__agency", "branch", "schedule")
+    for payment in payments:
+        lines = list(payment.lines.select_related("component__agency").order_by("pk"))
+        due = [line.amount for line in lines if line.component.kind == FeeComponent.Kind.PRINCIPAL]
+        quote = service_quote(
+            service=payment.service,
+            amount=due[0] if due else None,
+            day=timezone.localtime(payment.created_at, zone()).date(),
+        )
+        assert (payment.schedule, payment.total) == (quote.schedule, quote.total)
+        assert [(line.component, line.amount) for line in lines] == list(quote.lines)
+        assert [line.account_id for line in lines] == [
+            component_account(component, payment.service, payment.branch).pk
+            for component, _amount in quote.lines
+        ]
+        sold.add((payment.service.code, payment.service.amount_kind))
+    kinds = {kind for _code, kind in sold}
+    assert len(sold) >= 8 and kinds == {Service.AmountKind.FIXED, Service.AmountKind.VARIABLE}
+
+
+def test_the_counter_posts_the_same_lines_as_the_seed_for_the_same_sale(seeded):
+    """Same branch, service, amount and schedule: the payment service writes the seed's lines."""
+
+    def lines_of(payment):
+        return [
+            (line.component_id, line.amount, line.agency_id, line.account_id, line.service_code)
+            for line in payment.lines.order_by("pk")
+        ]
+
+    compared = set()
+    yesterday = selectors.day_start(timezone.now()) - timedelta(days=1)
+    for seeded_payment in (
+        Payment.objects.filter(created_at__gte=yesterday)
+        .select_related("service", "citizen", "branch")
+        .order_by("pk")
+    ):
+        service = seeded_payment.service
+        if service.code in compared:
+            continue
+        principal = seeded_payment.lines.filter(component__kind=FeeComponent.Kind.PRINCIPAL)
+        due = principal.get().amount if principal.exists() else None
+        if service_quote(service=service, amount=due, day=_today()).schedule != (
+            seeded_payment.schedule
+        ):
+            continue  # the fees changed since: not the same sale
+        session = (
+            TillSession.objects.filter(status=SessionStatus.OPEN, branch=seeded_payment.branch)
+            .select_related("agent")
+            .first()
+        )
+        payment = payment_post_cash(
+            agent=session.agent,
+            service=service,
+            citizen=seeded_payment.citizen,
+            amount=due,
+            references=seeded_payment.references,
+            tendered=seeded_payment.total,
+            idempotency_key=uuid.uuid4().hex,
+        )
+        assert payment.total == seeded_payment.total
+        assert lines_of(payment) == lines_of(seeded_payment)
+        compared.add(service.code)
+    assert {"EL-201", "LA-106"} <= compared and len(compared) >= 6
+    assert ledger_verify().ok
 
 
 def test_a_seeded_agent_takes_a_payment_through_the_service(seeded):

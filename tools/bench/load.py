@@ -1,11 +1,12 @@
 """Drive the counter system over HTTP at a target payment rate, with live dashboards open.
 
-    python -m bench.load --server gunicorn --workers 3 --rate 170 --seconds 60 --dashboards 1000
+    python -m tools.bench.load --server gunicorn --workers 3 --rate 170 --seconds 60 \\
+        --dashboards 1000
 
 Runs against the database in DATABASE_URL (PostgreSQL) and REDIS_URL, which
 must be on loopback; builds the national network there first if it is missing
 (`seed_national`, about 10 s). It starts the chosen server configuration on
-127.0.0.1 (bench/servers.py), logs in --agents counter agents for real (login
+127.0.0.1 (tools/bench/servers.py), logs in --agents counter agents for real (login
 page, CSRF cookie, password), opens --dashboards websockets on the nation board
 as head office in a child process, then starts payments at --rate per second
 (open loop: a payment's clock starts when it is due, not when an agent is
@@ -23,7 +24,7 @@ pressing Confirm to the PDF in hand, and from when the payment was due), errors
 by kind, dashboard commit-to-push latency, and CPU and memory of the server,
 PostgreSQL, Redis and the bench itself. With --steps it runs several rates in a
 row on the same servers and prints one table. With --pgbench it also runs
-PostgreSQL's pgbench on the SQL a payment issues (bench/pgbench.py) and prints
+PostgreSQL's pgbench on the SQL a payment issues (tools/bench/pgbench.py) and prints
 the ratio.
 """
 
@@ -46,9 +47,9 @@ from urllib.parse import urlparse
 
 import psutil
 
-from bench.dashboards import percentile, watch_dashboards
+from tools.bench.dashboards import percentile, watch_dashboards
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "LA-106"  # certified copy of a licence: 24.00 EGP, one reference field
 REFERENCES = {"ref_licence_no": "1000/2026"}
 PIN = "2468"
@@ -75,7 +76,7 @@ def _django():
     # The set-up's own payments (card top-ups) need not reach any dashboard.
     os.environ["DASHBOARD_PUSHES"] = "0"
     # The servers' key: PINs of the cards issued here are keyed hashes under it.
-    from bench.servers import SECRET_KEY
+    from tools.bench.servers import SECRET_KEY
 
     os.environ["DJANGO_SECRET_KEY"] = SECRET_KEY
     import django
@@ -100,8 +101,8 @@ def prepare(agents: int, card_share: float) -> Plan:
 
     from counter.models import Citizen
     from counter.services import cards as card_services
-    from dashboard.national import DEFAULT_PASSWORD
     from float_management.models import SessionStatus, TillSession
+    from tools.national import DEFAULT_PASSWORD
 
     users = get_user_model().objects
     if not users.filter(username__startswith="n.agent.").exists():
@@ -537,7 +538,7 @@ def main(argv: list[str] | None = None) -> None:
     _django()
     from django.db import connections
 
-    from bench.servers import Servers, server_env
+    from tools.bench.servers import Servers, server_env
 
     plan = prepare(args.agents, args.card_share)
     # The server runs with debug off: its static files come from the manifest.
@@ -549,7 +550,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     pgbench = None
     if not args.no_pgbench:
-        from bench.pgbench import run_pgbench
+        from tools.bench.pgbench import run_pgbench
 
         # At the app's concurrency: one payment at a time per HTTP worker process.
         clients = 1 if args.server == "daphne" else args.workers

@@ -1,0 +1,15 @@
+"""bench_receipts: the receipt renderer timed on a synthetic receipt (moved from tests/receipts)."""
+
+import re
+from io import StringIO
+
+from django.core.management import call_command
+
+
+def test_the_benchmark_reports_median_p95_and_size():
+    out = StringIO()
+    call_command("bench_receipts", count=3, stdout=out)
+
+    assert re.search(r"median: [\d.]+ ms per receipt", out.getvalue())
+    assert re.search(r"p95: [\d.]+ ms per receipt", out.getvalue())
+    assert re.search(r"size: \d+ bytes", out.getvalue())
