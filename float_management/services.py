@@ -393,8 +393,7 @@ def till_session_submit_count(
         if locked.requests.filter(decision__isnull=True).exclude(kind=RequestKind.CLOSE).exists():
             raise InvalidState(_("Wait for the pending requests of this session to be decided."))
         count = _record_count(locked, agent, counts)
-        locked.status = SessionStatus.CLOSING
-        locked.save(update_fields=["status"])
+        locked.start_closing()
         _on_commit_session(locked)
         return _raise_request(
             Request.objects.create(
@@ -443,9 +442,7 @@ def _approve_float_issue(request: Request, supervisor, **_kwargs):
         session=session,
     )
     if session.status == SessionStatus.REQUESTED:
-        session.status = SessionStatus.OPEN
-        session.opened_at = timezone.now()
-        session.save(update_fields=["status", "opened_at"])
+        session.open()
     _on_commit_session(session)
     return transfer
 
@@ -481,26 +478,20 @@ def _approve_close(request: Request, supervisor, *, recount: Mapping[int, int] |
             memo=str(session),
             session=session,
         )
-    session.status = SessionStatus.CLOSED
-    session.closed_at = timezone.now()
-    session.counted, session.expected, session.variance = count.total, expected, variance
-    session.save(update_fields=["status", "closed_at", "counted", "expected", "variance"])
+    session.close(counted=count.total, expected=expected, variance=variance)
     _on_commit_session(session)
     return transfer
 
 
 def _reject_opening(request: Request, supervisor, **_kwargs):
     session = request.session
-    session.status = SessionStatus.REJECTED
-    session.closed_at = timezone.now()
-    session.save(update_fields=["status", "closed_at"])
+    session.reject_opening()
     _on_commit_session(session)
 
 
 def _reject_close(request: Request, supervisor, **_kwargs):
     session = request.session
-    session.status = SessionStatus.OPEN  # the agent counts again
-    session.save(update_fields=["status"])
+    session.reopen()  # the agent counts again
     _on_commit_session(session)
 
 

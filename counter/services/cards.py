@@ -15,7 +15,6 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from django.utils import timezone
 from django.utils.crypto import constant_time_compare, get_random_string, salted_hmac
 from django.utils.translation import gettext as _
 
@@ -155,25 +154,10 @@ def card_check_pin(*, card_number: str, pin: str, branch_id: int | None = None) 
         pin = normalize_digits(str(pin)).strip()
         match = pin_matches(pin, card.pin_hash)
         if match:
-            fields = []
-            if card.failed_pin_attempts:
-                card.failed_pin_attempts = 0
-                fields.append("failed_pin_attempts")
-            if match == "stale":
-                card.pin_hash = pin_hash(pin)
-                fields.append("pin_hash")
-            if fields:
-                card.save(update_fields=fields)
+            card.pin_accepted(new_pin_hash=pin_hash(pin) if match == "stale" else None)
             return
         wrong = True
-        card.failed_pin_attempts += 1
-        fields = ["failed_pin_attempts"]
-        if card.failed_pin_attempts >= settings.CARD_PIN_TRIES:
-            card.locked_at = timezone.now()
-            card.locked_branch_id = branch_id
-            fields += ["locked_at", "locked_branch"]
-        card.save(update_fields=fields)
-        left = settings.CARD_PIN_TRIES - card.failed_pin_attempts
+        left = card.pin_refused(tries=settings.CARD_PIN_TRIES, branch_id=branch_id)
     if wrong:
         if left <= 0:
             raise WrongPin(_("Wrong PIN. The card is now locked; a supervisor can unlock it."))
@@ -312,9 +296,7 @@ def card_replace(
         old = _card_locked(card_number)
         if old.status == PrepaidCard.Status.ACTIVE:
             new = _new_card(agent=agent, citizen=old.citizen, pin=new_pin)
-            old.status = PrepaidCard.Status.BLOCKED
-            old.replaced_by = new
-            old.save(update_fields=["status", "replaced_by"])
+            old.block(replaced_by=new)
         else:
             new = card_live_replacement(old.pk)
             if Request.objects.filter(
@@ -415,10 +397,7 @@ def card_unlock(*, supervisor, card_number: str, national_id: str) -> PrepaidCar
     typed = normalize_digits(str(national_id)).strip()
     if not constant_time_compare(typed, card.citizen.national_id):
         raise NotAllowed(_("That is not the card holder's national ID: the card stays locked."))
-    card.locked_at = None
-    card.locked_branch = None
-    card.failed_pin_attempts = 0
-    card.save(update_fields=["locked_at", "locked_branch", "failed_pin_attempts"])
+    card.unlock()
     audit_log.append(
         stream=audit_log.user_stream(supervisor.pk),
         action="card.unlocked",

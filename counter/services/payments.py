@@ -12,7 +12,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agents.permissions import scope_of
@@ -282,9 +281,7 @@ def _approve_void(request: Request, supervisor, **_kwargs):
         session=request.session,  # locked by request_decide
         redirect=redirect,
     )
-    payment.void_transfer = reversal
-    payment.voided_at = timezone.now()
-    payment.save(update_fields=["void_transfer", "voided_at"])
+    payment.void(reversal=reversal)
     return reversal
 
 
