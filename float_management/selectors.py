@@ -8,6 +8,17 @@ from agents.models import Branch
 from float_management.ledger import vault_account
 from float_management.models import ACTIVE_STATUSES, Request, TillSession, VaultMovement
 
+WARNING_PERCENT = 80  # of the branch's till limit
+
+
+def till_state(*, balance: int, limit: int) -> str:
+    """ "normal", "warning" (from 80% of the limit) or "over" (above it)."""
+    if balance > limit:
+        return "over"
+    if balance * 100 >= limit * WARNING_PERCENT:
+        return "warning"
+    return "normal"
+
 
 def session_active_for(agent) -> TillSession | None:
     return (

@@ -41,7 +41,7 @@ def _session_context(request: HttpRequest, **forms) -> dict:
     latest = session or selectors.session_latest_for(request.user)
     till_state = None
     if session is not None and session.status == SessionStatus.OPEN:
-        till_state = services.till_state(
+        till_state = selectors.till_state(
             balance=session.account.balance, limit=branch.till_cash_limit
         )
     return {
