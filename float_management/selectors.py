@@ -5,8 +5,14 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from agents.models import Branch
-from float_management.ledger import vault_account
-from float_management.models import ACTIVE_STATUSES, Request, TillSession, VaultMovement
+from float_management.models import (
+    ACTIVE_STATUSES,
+    Account,
+    AccountKind,
+    Request,
+    TillSession,
+    VaultMovement,
+)
 
 WARNING_PERCENT = 80  # of the branch's till limit
 
@@ -61,7 +67,13 @@ def sessions_of_branch(branch: Branch) -> QuerySet[TillSession]:
 
 
 def vault_balance(branch: Branch) -> int:
-    return vault_account(branch).balance
+    """What the branch vault holds: 0 before its first movement (a read makes no account)."""
+    balance = (
+        Account.objects.filter(kind=AccountKind.VAULT, branch=branch)
+        .values_list("balance", flat=True)
+        .first()
+    )
+    return balance or 0
 
 
 def is_active(session: TillSession | None) -> bool:
