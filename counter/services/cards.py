@@ -25,6 +25,7 @@ from core.digits import normalize_digits
 from core.errors import InvalidAmount, InvalidState, NotAllowed
 from core.money import format_amount
 from core.retry import retry_on_conflict
+from counter import signals as counter_signals
 from counter.checkdigit import luhn_valid, new_reference, random_with_check_digit
 from counter.errors import CardUnusable, WrongPin
 from counter.models import Citizen, PrepaidCard, TopUp
@@ -152,6 +153,10 @@ def card_check_pin(*, card_number: str, pin: str, branch_id: int | None = None) 
             return
         wrong = True
         left = card.pin_refused(tries=settings.CARD_PIN_TRIES, branch_id=branch_id)
+        if card.is_locked:
+            transaction.on_commit(
+                lambda: counter_signals.card_locked.send_robust(sender=PrepaidCard, card=card)
+            )
     if wrong:
         if left <= 0:
             raise WrongPin(_("Wrong PIN. The card is now locked; a supervisor can unlock it."))
@@ -382,6 +387,11 @@ def card_unlock(*, supervisor, card_number: str, national_id: str) -> PrepaidCar
     if not constant_time_compare(typed, card.citizen.national_id):
         raise NotAllowed(_("That is not the card holder's national ID: the card stays locked."))
     card.unlock()
+    transaction.on_commit(
+        lambda: counter_signals.card_unlocked.send_robust(
+            sender=PrepaidCard, card=card, branch_id=branch_id
+        )
+    )
     audit_log.append(
         stream=audit_log.user_stream(supervisor.pk),
         action="card.unlocked",

@@ -33,6 +33,7 @@ from audit.models import AuditEntry
 from core.digits import normalize_digits
 from core.errors import DomainError, NotAllowed
 from core.retry import retry_on_conflict
+from counter import signals
 from counter.models import Citizen, OtpChallenge
 from counter.nationalid import parse_national_id
 from counter.phones import parse_egyptian_mobile
@@ -196,6 +197,9 @@ def citizen_register(
         except OtpThrottled as error:
             # No code, no registration: the agent tries again later or another number.
             raise ValidationError({"mobile": str(error)}) from error
+        transaction.on_commit(
+            lambda: signals.citizen_registered.send_robust(sender=Citizen, citizen=citizen)
+        )
         return citizen, True
 
 
