@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -28,6 +29,9 @@ from float_management.models import (
     Transfer,
     TransferKind,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def account_for(kind: AccountKind, key: str, *, branch: Branch | None = None) -> Account:
@@ -65,7 +69,7 @@ def transfer_post(
     *,
     kind: str,
     legs: Iterable[tuple[Account, int]],
-    created_by,
+    created_by: User,
     branch: Branch | None = None,
     memo: str = "",
     reverses: Transfer | None = None,
@@ -151,7 +155,7 @@ def transfer_post(
 def transfer_reverse(
     *,
     transfer: Transfer,
-    created_by,
+    created_by: User,
     kind: str = TransferKind.REVERSAL,
     memo: str = "",
     session=None,

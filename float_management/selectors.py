@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import QuerySet
 
 from agents.models import Branch
@@ -13,6 +15,10 @@ from float_management.models import (
     TillSession,
     VaultMovement,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 WARNING_PERCENT = 80  # of the branch's till limit
 
@@ -26,7 +32,7 @@ def till_state(*, balance: int, limit: int) -> str:
     return "normal"
 
 
-def session_active_for(agent) -> TillSession | None:
+def session_active_for(agent: User) -> TillSession | None:
     return (
         TillSession.objects.select_related("account", "counter", "branch")
         .filter(agent=agent, status__in=ACTIVE_STATUSES)
@@ -34,7 +40,7 @@ def session_active_for(agent) -> TillSession | None:
     )
 
 
-def session_latest_for(agent) -> TillSession | None:
+def session_latest_for(agent: User) -> TillSession | None:
     return (
         TillSession.objects.select_related("account", "counter", "branch")
         .filter(agent=agent)
@@ -80,7 +86,7 @@ def is_active(session: TillSession | None) -> bool:
     return session is not None and session.status in ACTIVE_STATUSES
 
 
-def vault_movements_to_confirm(user) -> list[VaultMovement]:
+def vault_movements_to_confirm(user: User) -> list[VaultMovement]:
     """Vault movements naming `user` as witness that wait for their confirmation."""
     return list(
         VaultMovement.objects.filter(

@@ -6,6 +6,8 @@ JavaScript it redirects back to the page (post / redirect / get).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -27,8 +29,11 @@ from float_management.forms import (
 )
 from float_management.models import Request, SessionStatus, VaultMovement
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def _branch_of(user) -> Branch:
+
+def _branch_of(user: User) -> Branch:
     return Branch.objects.select_related("governorate").get(pk=scope_of(user).branch_id)
 
 
@@ -162,7 +167,7 @@ def session_close(request: HttpRequest) -> HttpResponse:
 # --- Supervisor --------------------------------------------------------------------
 
 
-def _witnesses(user, branch: Branch):
+def _witnesses(user: User, branch: Branch):
     """Who can witness a vault movement: the branch's other active staff."""
     return (
         get_user_model()

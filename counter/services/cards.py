@@ -11,6 +11,8 @@ PBKDF2 hash (before this change) are still checked with check_password.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import IntegrityError, transaction
@@ -39,6 +41,10 @@ from float_management.idempotency import run_once
 from float_management.ledger import account_for, check_amount, transfer_post
 from float_management.models import AccountKind, Request, RequestKind, TransferKind
 from float_management.services import APPROVAL_HANDLERS
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 CARD_PREFIX = "6280"  # an invented issuer prefix for the network's service cards
 _PIN_HASH = "hmac-sha256"
@@ -80,7 +86,7 @@ def _check_pin_format(pin: str) -> str:
     return pin
 
 
-def _new_card(*, agent, citizen: Citizen, pin: str) -> PrepaidCard:
+def _new_card(*, agent: User, citizen: Citizen, pin: str) -> PrepaidCard:
     for _attempt in range(5):
         number = random_with_check_digit(16, CARD_PREFIX)
         try:
@@ -100,7 +106,7 @@ def _new_card(*, agent, citizen: Citizen, pin: str) -> PrepaidCard:
 
 
 @retry_on_conflict
-def card_issue(*, agent, citizen: Citizen, pin: str, idempotency_key: str) -> PrepaidCard:
+def card_issue(*, agent: User, citizen: Citizen, pin: str, idempotency_key: str) -> PrepaidCard:
     """A new card for a registered citizen, with a zero balance and a hashed PIN."""
     pin = _check_pin_format(pin)
     if not can(agent, Action.OPERATE_COUNTER):
@@ -171,7 +177,7 @@ def _today_top_ups(card: PrepaidCard) -> int:
 
 
 @retry_on_conflict
-def card_top_up(*, agent, card_number: str, amount: int, idempotency_key: str) -> TopUp:
+def card_top_up(*, agent: User, card_number: str, amount: int, idempotency_key: str) -> TopUp:
     """Cash into the till and onto the card, within the card's maximum and daily limits."""
     check_amount(amount)
 
@@ -220,7 +226,9 @@ def card_top_up(*, agent, card_number: str, amount: int, idempotency_key: str) -
         )
 
 
-def _check_citizen_proof(*, agent, card: PrepaidCard, proof_pin: str, proof_code: str) -> None:
+def _check_citizen_proof(
+    *, agent: User, card: PrepaidCard, proof_pin: str, proof_code: str
+) -> None:
     """The card's holder proves it is them: the card's PIN, or a code to their linked mobile.
 
     Each wrong try is counted (and committed) as at a payment: wrong PINs lock the card,
@@ -241,7 +249,7 @@ def _check_citizen_proof(*, agent, card: PrepaidCard, proof_pin: str, proof_code
         )
 
 
-def _raise_card_move(*, agent, session, old: PrepaidCard, new: PrepaidCard) -> Request | None:
+def _raise_card_move(*, agent: User, session, old: PrepaidCard, new: PrepaidCard) -> Request | None:
     """Ask a supervisor to move the blocked card's balance to its replacement (four eyes)."""
     balance = old.account.balance
     if balance <= 0:
@@ -264,7 +272,7 @@ def _raise_card_move(*, agent, session, old: PrepaidCard, new: PrepaidCard) -> R
 @retry_on_conflict
 def card_replace(
     *,
-    agent,
+    agent: User,
     card_number: str,
     new_pin: str,
     proof_pin: str = "",
@@ -333,7 +341,7 @@ def card_replace(
         )
 
 
-def _approve_card_move(request: Request, supervisor, **_kwargs):
+def _approve_card_move(request: Request, supervisor: User, **_kwargs):
     """Move what the blocked card holds now to the card that replaces it."""
     old = (
         PrepaidCard.objects.select_for_update(of=("self", "account"))
@@ -359,7 +367,7 @@ APPROVAL_HANDLERS[RequestKind.CARD_MOVE] = _approve_card_move
 
 
 @transaction.atomic
-def card_unlock(*, supervisor, card_number: str, national_id: str) -> PrepaidCard:
+def card_unlock(*, supervisor: User, card_number: str, national_id: str) -> PrepaidCard:
     """A supervisor of the post office where the card locked unlocks it, the holder present.
 
     The holder shows their national ID card and the supervisor types its number:

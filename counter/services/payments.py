@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -40,6 +41,9 @@ from float_management.models import (
     TransferKind,
 )
 from float_management.services import APPROVAL_HANDLERS
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def _check_citizen(service: Service, citizen: Citizen | None) -> None:
@@ -215,7 +219,7 @@ def payment_post_card(
 
 
 @retry_on_conflict
-def void_request(*, agent, payment: Payment, reason: str, idempotency_key: str) -> Request:
+def void_request(*, agent: User, payment: Payment, reason: str, idempotency_key: str) -> Request:
     """Ask a supervisor to void a payment of the agent's open session."""
     reason = reason.strip()
     if not reason:
@@ -256,7 +260,7 @@ def void_request(*, agent, payment: Payment, reason: str, idempotency_key: str) 
         )
 
 
-def _approve_void(request: Request, supervisor, **_kwargs):
+def _approve_void(request: Request, supervisor: User, **_kwargs):
     """Reverse the payment's transfer: cash leaves the till, or goes back onto the card."""
     if request.session.status != SessionStatus.OPEN:
         raise InvalidState(_("Voids are approved only while the session is open."))

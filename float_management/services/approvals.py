@@ -7,6 +7,7 @@ moves) in APPROVAL_HANDLERS.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -30,12 +31,16 @@ from float_management.models import (
 )
 from float_management.services.till import _on_commit_session, _record_count
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
 # Other apps register what approving their kinds of request does (e.g. counter: voids).
 APPROVAL_HANDLERS: dict[str, Callable[..., object]] = {}
 REJECTION_HANDLERS: dict[str, Callable[..., object]] = {}
 
 
-def _approve_float_issue(request: Request, supervisor, **_kwargs):
+def _approve_float_issue(request: Request, supervisor: User, **_kwargs):
     session = request.session
     if request.kind == RequestKind.OPENING_FLOAT and session.status != SessionStatus.REQUESTED:
         raise InvalidState(_("This session is no longer waiting for its opening float."))
@@ -55,7 +60,7 @@ def _approve_float_issue(request: Request, supervisor, **_kwargs):
     return transfer
 
 
-def _approve_close(request: Request, supervisor, *, recount: Mapping[int, int] | None = None):
+def _approve_close(request: Request, supervisor: User, *, recount: Mapping[int, int] | None = None):
     session = request.session
     if session.status != SessionStatus.CLOSING:
         raise InvalidState(_("This session is not waiting for a close sign-off."))
@@ -91,13 +96,13 @@ def _approve_close(request: Request, supervisor, *, recount: Mapping[int, int] |
     return transfer
 
 
-def _reject_opening(request: Request, supervisor, **_kwargs):
+def _reject_opening(request: Request, supervisor: User, **_kwargs):
     session = request.session
     session.reject_opening()
     _on_commit_session(session)
 
 
-def _reject_close(request: Request, supervisor, **_kwargs):
+def _reject_close(request: Request, supervisor: User, **_kwargs):
     session = request.session
     session.reopen()  # the agent counts again
     _on_commit_session(session)
@@ -119,7 +124,7 @@ REJECTION_HANDLERS.update(
 def request_decide(
     *,
     request: Request,
-    supervisor,
+    supervisor: User,
     approve: bool,
     reason: str = "",
     recount: Mapping[int, int] | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -40,6 +41,9 @@ from float_management.models import (
     TransferKind,
 )
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 def _on_commit_session(session: TillSession) -> None:
     transaction.on_commit(
@@ -66,7 +70,7 @@ def ensure_cash_intake_allowed(session: TillSession) -> None:
         )
 
 
-def till_session_open_locked(agent) -> TillSession:
+def till_session_open_locked(agent: User) -> TillSession:
     """The agent's open session, locked for this transaction (their postings queue on it)."""
     if not can(agent, Action.OPERATE_COUNTER):
         raise NotAllowed(_("Only counter agents work at a till."))
@@ -81,7 +85,7 @@ def till_session_open_locked(agent) -> TillSession:
     return session
 
 
-def ensure_session_open(session: TillSession, agent) -> None:
+def ensure_session_open(session: TillSession, agent: User) -> None:
     if session.agent_id != agent.pk:
         raise NotAllowed(_("This is not your till session."))
     if session.status != SessionStatus.OPEN:
@@ -93,7 +97,7 @@ def ensure_session_open(session: TillSession, agent) -> None:
 
 @retry_on_conflict
 def till_session_request_open(
-    *, agent, counter: Counter, amount: int, idempotency_key: str
+    *, agent: User, counter: Counter, amount: int, idempotency_key: str
 ) -> TillSession:
     """Ask for an opening float at `counter`; the session opens when a supervisor approves."""
     check_amount(amount)
@@ -148,7 +152,7 @@ def till_session_request_open(
 
 @retry_on_conflict
 def float_request_top_up(
-    *, agent, session: TillSession, amount: int, idempotency_key: str
+    *, agent: User, session: TillSession, amount: int, idempotency_key: str
 ) -> Request:
     """Ask for more float during the day."""
     check_amount(amount)
@@ -180,7 +184,7 @@ def float_request_top_up(
 
 
 @retry_on_conflict
-def cash_drop(*, agent, session: TillSession, amount: int, idempotency_key: str):
+def cash_drop(*, agent: User, session: TillSession, amount: int, idempotency_key: str):
     """Move cash from the agent's till to the branch vault."""
     check_amount(amount)
 
@@ -227,7 +231,7 @@ def _count_total(counts: Mapping[int, int]) -> tuple[int, list[tuple[Denominatio
     return sum(d.value * q for d, q in lines), lines
 
 
-def _record_count(session: TillSession, counted_by, counts: Mapping[int, int]) -> CashCount:
+def _record_count(session: TillSession, counted_by: User, counts: Mapping[int, int]) -> CashCount:
     total, lines = _count_total(counts)
     count = CashCount.objects.create(session=session, counted_by=counted_by, total=total)
     CashCountLine.objects.bulk_create(
@@ -238,7 +242,7 @@ def _record_count(session: TillSession, counted_by, counts: Mapping[int, int]) -
 
 @retry_on_conflict
 def till_session_submit_count(
-    *, agent, session: TillSession, counts: Mapping[int, int], idempotency_key: str
+    *, agent: User, session: TillSession, counts: Mapping[int, int], idempotency_key: str
 ) -> Request:
     """The agent's blind count at close: the session takes no more postings until sign-off."""
 

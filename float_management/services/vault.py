@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,6 +22,9 @@ from float_management.ledger import (
 )
 from float_management.models import TransferKind, VaultMovement
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 @retry_on_conflict
 def vault_move(
@@ -27,8 +32,8 @@ def vault_move(
     branch: Branch,
     direction: str,
     amount: int,
-    handled_by,
-    witnessed_by,
+    handled_by: User,
+    witnessed_by: User | None,
     idempotency_key: str,
 ) -> VaultMovement:
     """Record cash from the bank into the vault ("in") or back to the bank ("out").
@@ -82,7 +87,7 @@ def vault_move(
 
 
 @retry_on_conflict
-def vault_move_confirm(*, witness, movement: VaultMovement) -> VaultMovement:
+def vault_move_confirm(*, witness: User, movement: VaultMovement) -> VaultMovement:
     """The named witness confirms, with their own login, that the cash moved: now it posts."""
     with transaction.atomic():
         locked = (
@@ -110,7 +115,7 @@ def vault_move_confirm(*, witness, movement: VaultMovement) -> VaultMovement:
 
 
 @transaction.atomic
-def vault_move_cancel(*, user, movement: VaultMovement) -> VaultMovement:
+def vault_move_cancel(*, user: User, movement: VaultMovement) -> VaultMovement:
     """The supervisor withdraws, or the witness declines, a movement not yet confirmed."""
     locked = (
         VaultMovement.objects.select_for_update(of=("self",))
@@ -136,7 +141,7 @@ def vault_move_cancel(*, user, movement: VaultMovement) -> VaultMovement:
     return locked
 
 
-def _check_witness(witness, movement: VaultMovement) -> None:
+def _check_witness(witness: User, movement: VaultMovement) -> None:
     if witness.pk != movement.witnessed_by_id:
         raise NotAllowed(_("Only the witness named on this movement confirms it."))
     if not (
