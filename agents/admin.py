@@ -1,15 +1,8 @@
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from agents.models import Branch, Counter, Governorate, Profile
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User
 
 
 @admin.register(Governorate)
@@ -59,6 +52,6 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["profile__role", "is_active", "is_staff"]
 
     @admin.display(description=Profile._meta.get_field("role").verbose_name)
-    def profile_role(self, user: User):
+    def profile_role(self, user):
         profile = getattr(user, "profile", None)
         return profile.get_role_display() if profile else "—"

@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.db.models import Subquery
@@ -45,10 +45,6 @@ from django.utils import timezone
 from audit import chain
 from audit.models import AuditEntry, StreamHead
 from core.retry import retry_on_conflict
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User
-
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +118,7 @@ def append(
     *,
     stream: str,
     action: str,
-    actor: User | None = None,
+    actor=None,
     actor_username: str | None = None,
     object_type: str = "",
     object_id: object = "",

@@ -8,8 +8,6 @@ transaction, by the LogEntry the admin writes for each change.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
@@ -21,10 +19,6 @@ from agents.addresses import client_ip
 from agents.permissions import scope_of
 from audit import log
 
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User
-
-
 ADMIN_ACTIONS = {ADDITION: "admin.addition", CHANGE: "admin.change", DELETION: "admin.deletion"}
 
 
@@ -32,11 +26,11 @@ def _address(request) -> str:
     return "" if request is None else client_ip(request)
 
 
-def _branch_id(user: User) -> int | None:
+def _branch_id(user) -> int | None:
     return scope_of(user).branch_id
 
 
-def _session_event(action: str, request, user: User) -> None:
+def _session_event(action: str, request, user) -> None:
     log.append_alone(
         stream=log.user_stream(user.pk),
         action=action,
@@ -49,12 +43,12 @@ def _session_event(action: str, request, user: User) -> None:
 
 
 @receiver(user_logged_in, dispatch_uid="audit_login")
-def on_login(sender, request, user: User, **kwargs):
+def on_login(sender, request, user, **kwargs):
     _session_event("auth.login", request, user)
 
 
 @receiver(user_logged_out, dispatch_uid="audit_logout")
-def on_logout(sender, request, user: User | None, **kwargs):
+def on_logout(sender, request, user, **kwargs):
     if user is not None:  # None: logging out without being logged in
         _session_event("auth.logout", request, user)
 
@@ -96,7 +90,7 @@ def record_denial(request) -> None:
 
 
 def append_admin_change(
-    *, user: User, action: str, content_type, object_id: object, object_repr: str, change: str = ""
+    *, user, action: str, content_type, object_id: object, object_repr: str, change: str = ""
 ) -> None:
     """One admin change on the admin user's stream, inside the admin's transaction."""
     with transaction.atomic():

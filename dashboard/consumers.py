@@ -14,7 +14,6 @@ import logging
 import random
 from importlib import import_module
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -26,10 +25,6 @@ from agents.permissions import Action, can
 from dashboard import live
 from dashboard.access import board_group
 from dashboard.revocation import user_group
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AnonymousUser, User
-
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +48,7 @@ class _ReadOnlySession(dict):
         pass
 
 
-def _group_for(session, user: User | AnonymousUser, kwargs: dict, language: str) -> str | None:
+def _group_for(session, user, kwargs: dict, language: str) -> str | None:
     """The group this socket may join, or None: idle-expired, out of scope, not logged in.
 
     The one rule for the handshake and for every later check of an open board.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -16,6 +17,10 @@ from dashboard import live
 from dashboard.groups import NATION, branch_group, governorate_group, groups_for_branch
 from dashboard.selectors import INTEGRITY_AUDIT_ACTIONS
 from float_management import signals
+
+if TYPE_CHECKING:
+    from counter.models import Citizen, PrepaidCard
+    from float_management.models import Request, TillSession, Transfer
 
 
 @lru_cache(maxsize=8192)
@@ -34,18 +39,18 @@ def _touch(branch_id: int | None) -> None:
 
 
 @receiver(signals.transfer_posted)
-def on_transfer(sender, transfer, **kwargs):
+def on_transfer(sender: type[Transfer], transfer: Transfer, **kwargs: Any) -> None:
     _touch(transfer.branch_id)
 
 
 @receiver(signals.session_changed)
-def on_session(sender, session, **kwargs):
+def on_session(sender: type[TillSession], session: TillSession, **kwargs: Any) -> None:
     _touch(session.branch_id)
 
 
 @receiver(signals.request_raised)
 @receiver(signals.request_decided)
-def on_request(sender, request, **kwargs):
+def on_request(sender: type[Request], request: Request, **kwargs: Any) -> None:
     _touch(request.branch_id)
 
 
@@ -61,23 +66,27 @@ def _touch_local(*branch_ids: int | None) -> None:
 
 
 @receiver(counter_signals.card_locked)
-def on_card_locked(sender, card, **kwargs):
+def on_card_locked(sender: type[PrepaidCard], card: PrepaidCard, **kwargs: Any) -> None:
     """The branch board counts today's locked cards by the branch that issued them."""
     _touch_local(card.issued_branch_id, card.locked_branch_id)
 
 
 @receiver(counter_signals.card_unlocked)
-def on_card_unlocked(sender, card, branch_id, **kwargs):
+def on_card_unlocked(
+    sender: type[PrepaidCard], card: PrepaidCard, branch_id: int, **kwargs: Any
+) -> None:
     _touch_local(card.issued_branch_id, branch_id)
 
 
 @receiver(counter_signals.citizen_registered)
-def on_citizen_registered(sender, citizen, **kwargs):
+def on_citizen_registered(sender: type[Citizen], citizen: Citizen, **kwargs: Any) -> None:
     _touch_local(citizen.registered_branch_id)
 
 
 @receiver(post_save, sender=AuditEntry)
-def on_audited(sender, instance, created, **kwargs):
+def on_audited(
+    sender: type[AuditEntry], instance: AuditEntry, created: bool, **kwargs: Any
+) -> None:
     """Card replacements, unlocks and citizen reads move the boards' integrity alerts.
 
     They send no domain signal; the audit entry is written in their transaction, so

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from functools import partial
-from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -28,10 +27,6 @@ from django.dispatch import receiver
 
 from agents.models import Profile
 from dashboard import live
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User
-
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +132,6 @@ def _profile_post_delete(sender, instance, **kwargs):
 
 
 @receiver(user_logged_out, dispatch_uid="dashboard.revocation.logged_out")
-def _logged_out(sender, request, user: User | None, **kwargs):
+def _logged_out(sender, request, user, **kwargs):
     if user is not None and user.pk is not None:
         sockets_close_for(user_id=user.pk)
