@@ -26,6 +26,7 @@ from float_management.models import (
     Account,
     AccountKind,
     Entry,
+    TillSession,
     Transfer,
     TransferKind,
 )
@@ -73,7 +74,7 @@ def transfer_post(
     branch: Branch | None = None,
     memo: str = "",
     reverses: Transfer | None = None,
-    session=None,
+    session: TillSession | None = None,
     audit_stream: str | None = None,
 ) -> Transfer:
     """Post one transfer. `legs` are (account, amount) with debits positive, summing to zero.
@@ -158,7 +159,7 @@ def transfer_reverse(
     created_by: User,
     kind: str = TransferKind.REVERSAL,
     memo: str = "",
-    session=None,
+    session: TillSession | None = None,
     redirect: Mapping[int, Account] | None = None,
 ) -> Transfer:
     """Post the exact opposite of `transfer` (a correction; the original stays).

@@ -6,11 +6,13 @@ JavaScript it redirects back to the page (post / redirect / get).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -40,7 +42,7 @@ def _branch_of(user: User) -> Branch:
 # --- Agent -------------------------------------------------------------------
 
 
-def _session_context(request: HttpRequest, **forms) -> dict:
+def _session_context(request: HttpRequest, **forms: Form) -> dict:
     branch = _branch_of(request.user)
     session = selectors.session_active_for(request.user)
     latest = session or selectors.session_latest_for(request.user)
@@ -62,7 +64,7 @@ def _session_context(request: HttpRequest, **forms) -> dict:
     }
 
 
-def _session_response(request: HttpRequest, **forms) -> HttpResponse:
+def _session_response(request: HttpRequest, **forms: Form) -> HttpResponse:
     template = "float_management/session.html"
     if request.htmx:
         template += "#panel"
@@ -107,7 +109,9 @@ def _active_open_session(request: HttpRequest):
     return session
 
 
-def _session_amount_action(request: HttpRequest, prefix: str, service, done: str) -> HttpResponse:
+def _session_amount_action(
+    request: HttpRequest, prefix: str, service: Callable[..., object], done: str
+) -> HttpResponse:
     """A till action that takes one amount: top-up request or cash drop."""
     form = AmountForm(request.POST, prefix=prefix)
     if form.is_valid():
@@ -177,7 +181,7 @@ def _witnesses(user: User, branch: Branch):
     )
 
 
-def _branch_context(request: HttpRequest, **forms) -> dict:
+def _branch_context(request: HttpRequest, **forms: Form) -> dict:
     branch = _branch_of(request.user)
     return {
         "branch": branch,
@@ -192,7 +196,7 @@ def _branch_context(request: HttpRequest, **forms) -> dict:
     }
 
 
-def _branch_response(request: HttpRequest, **forms) -> HttpResponse:
+def _branch_response(request: HttpRequest, **forms: Form) -> HttpResponse:
     template = "float_management/branch.html"
     if request.htmx:
         template += "#panel"

@@ -39,7 +39,14 @@ from float_management import services as till
 from float_management import signals
 from float_management.idempotency import run_once
 from float_management.ledger import account_for, check_amount, transfer_post
-from float_management.models import AccountKind, Request, RequestKind, TransferKind
+from float_management.models import (
+    AccountKind,
+    Request,
+    RequestKind,
+    TillSession,
+    Transfer,
+    TransferKind,
+)
 from float_management.services import APPROVAL_HANDLERS
 
 if TYPE_CHECKING:
@@ -249,7 +256,9 @@ def _check_citizen_proof(
         )
 
 
-def _raise_card_move(*, agent: User, session, old: PrepaidCard, new: PrepaidCard) -> Request | None:
+def _raise_card_move(
+    *, agent: User, session: TillSession, old: PrepaidCard, new: PrepaidCard
+) -> Request | None:
     """Ask a supervisor to move the blocked card's balance to its replacement (four eyes)."""
     balance = old.account.balance
     if balance <= 0:
@@ -341,7 +350,7 @@ def card_replace(
         )
 
 
-def _approve_card_move(request: Request, supervisor: User, **_kwargs):
+def _approve_card_move(request: Request, supervisor: User, **_kwargs: object) -> Transfer:
     """Move what the blocked card holds now to the card that replaces it."""
     old = (
         PrepaidCard.objects.select_for_update(of=("self", "account"))

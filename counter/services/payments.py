@@ -45,6 +45,8 @@ from float_management.services import APPROVAL_HANDLERS
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
+    from float_management.models import Transfer
+
 
 def _check_citizen(service: Service, citizen: Citizen | None) -> None:
     if service.requires_citizen and citizen is None:
@@ -260,7 +262,7 @@ def void_request(*, agent: User, payment: Payment, reason: str, idempotency_key:
         )
 
 
-def _approve_void(request: Request, supervisor: User, **_kwargs):
+def _approve_void(request: Request, supervisor: User, **_kwargs: object) -> Transfer:
     """Reverse the payment's transfer: cash leaves the till, or goes back onto the card."""
     if request.session.status != SessionStatus.OPEN:
         raise InvalidState(_("Voids are approved only while the session is open."))

@@ -40,7 +40,7 @@ APPROVAL_HANDLERS: dict[str, Callable[..., object]] = {}
 REJECTION_HANDLERS: dict[str, Callable[..., object]] = {}
 
 
-def _approve_float_issue(request: Request, supervisor: User, **_kwargs):
+def _approve_float_issue(request: Request, supervisor: User, **_kwargs: object) -> Transfer:
     session = request.session
     if request.kind == RequestKind.OPENING_FLOAT and session.status != SessionStatus.REQUESTED:
         raise InvalidState(_("This session is no longer waiting for its opening float."))
@@ -60,7 +60,9 @@ def _approve_float_issue(request: Request, supervisor: User, **_kwargs):
     return transfer
 
 
-def _approve_close(request: Request, supervisor: User, *, recount: Mapping[int, int] | None = None):
+def _approve_close(
+    request: Request, supervisor: User, *, recount: Mapping[int, int] | None = None
+) -> Transfer | None:
     session = request.session
     if session.status != SessionStatus.CLOSING:
         raise InvalidState(_("This session is not waiting for a close sign-off."))
@@ -96,13 +98,13 @@ def _approve_close(request: Request, supervisor: User, *, recount: Mapping[int, 
     return transfer
 
 
-def _reject_opening(request: Request, supervisor: User, **_kwargs):
+def _reject_opening(request: Request, supervisor: User, **_kwargs: object) -> None:
     session = request.session
     session.reject_opening()
     _on_commit_session(session)
 
 
-def _reject_close(request: Request, supervisor: User, **_kwargs):
+def _reject_close(request: Request, supervisor: User, **_kwargs: object) -> None:
     session = request.session
     session.reopen()  # the agent counts again
     _on_commit_session(session)

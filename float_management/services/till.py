@@ -184,11 +184,11 @@ def float_request_top_up(
 
 
 @retry_on_conflict
-def cash_drop(*, agent: User, session: TillSession, amount: int, idempotency_key: str):
+def cash_drop(*, agent: User, session: TillSession, amount: int, idempotency_key: str) -> Transfer:
     """Move cash from the agent's till to the branch vault."""
     check_amount(amount)
 
-    def work():
+    def work() -> Transfer:
         locked = (
             TillSession.objects.select_for_update(of=("self",))
             .select_related("branch", "account")
