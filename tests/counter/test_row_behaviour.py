@@ -1,4 +1,4 @@
-"""A card's own state: its PIN tries, lock, unlock and block, each saved field by field."""
+"""The rows' own behaviour: a card's PIN tries, lock, unlock and block; a payment's void."""
 
 import uuid
 
@@ -7,7 +7,8 @@ import pytest
 from core.errors import InvalidState
 from counter.errors import CardUnusable
 from counter.models import PrepaidCard
-from counter.services import cards
+from counter.services import cards, payments
+from float_management.services import request_decide
 
 
 @pytest.fixture
@@ -55,3 +56,28 @@ def test_a_blocked_card_cannot_be_blocked_again(card, agent_a, citizen):
     assert card.status == PrepaidCard.Status.BLOCKED and card.replaced_by == new
     with pytest.raises(CardUnusable):
         card.block(replaced_by=new)
+
+
+def test_a_voided_payment_cannot_be_voided_again(
+    agent_a, supervisor_a, fixed_service, citizen, open_till, django_assert_num_queries
+):
+    payment = payments.payment_post_cash(
+        agent=agent_a,
+        service=fixed_service,
+        citizen=citizen,
+        amount=None,
+        references={"licence": "123456"},
+        tendered=10_000,
+        idempotency_key=uuid.uuid4().hex,
+    )
+    request = payments.void_request(
+        agent=agent_a, payment=payment, reason="x", idempotency_key=uuid.uuid4().hex
+    )
+    request_decide(request=request, supervisor=supervisor_a, approve=True)
+    payment.refresh_from_db()
+    first = (payment.void_transfer_id, payment.voided_at)
+    reversal = payment.void_transfer
+    with django_assert_num_queries(0), pytest.raises(InvalidState):
+        payment.void(reversal=reversal)
+    payment.refresh_from_db()
+    assert (payment.void_transfer_id, payment.voided_at) == first
