@@ -8,6 +8,7 @@ ID, so running seed_demo again posts nothing new.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 
@@ -17,6 +18,10 @@ from counter.models import Citizen, OtpChallenge, PrepaidCard, Service, SmsMessa
 from counter.services import cards, citizens, payments
 from float_management.models import Request, RequestKind
 from float_management.services import request_decide
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 User = get_user_model()
 
@@ -28,7 +33,7 @@ CITIZENS = [
 ]
 
 
-def _citizen(agent, national_id: str, name_ar: str, name_en: str, mobile: str) -> Citizen:
+def _citizen(agent: User, national_id: str, name_ar: str, name_en: str, mobile: str) -> Citizen:
     citizen, _created = citizens.citizen_register(
         agent=agent,
         national_id=national_id,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from agents.models import Branch, Governorate, Role
 from agents.permissions import Action, can, can_see_branch, scope_of
 from dashboard.groups import NATION, branch_group, governorate_group
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
 
-def board_group(user, kind: str, ident: str | None) -> str | None:
+
+def board_group(user: User | AnonymousUser, kind: str, ident: str | None) -> str | None:
     """The group `user` may join for board (kind, ident), or None when out of scope."""
     if not can(user, Action.WATCH):
         return None

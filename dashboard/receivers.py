@@ -12,12 +12,14 @@ from django.dispatch import receiver
 
 from agents.models import Branch
 from audit.models import AuditEntry
+from counter import signals as counter_signals
 from dashboard import live
 from dashboard.groups import NATION, branch_group, governorate_group, groups_for_branch
 from dashboard.selectors import INTEGRITY_AUDIT_ACTIONS
 from float_management import signals
 
 if TYPE_CHECKING:
+    from counter.models import Citizen, PrepaidCard
     from float_management.models import Request, TillSession, Transfer
 
 
@@ -50,6 +52,35 @@ def on_session(sender: type[TillSession], session: TillSession, **kwargs: Any) -
 @receiver(signals.request_decided)
 def on_request(sender: type[Request], request: Request, **kwargs: Any) -> None:
     _touch(request.branch_id)
+
+
+def _touch_local(*branch_ids: int | None) -> None:
+    """Push the boards of these branches and their governorates (not the nation's)."""
+    if not getattr(settings, "DASHBOARD_PUSHES", True):
+        return
+    groups: list[str] = []
+    for branch_id in dict.fromkeys(b for b in branch_ids if b is not None):
+        groups += [branch_group(branch_id), governorate_group(_governorate_of(branch_id))]
+    if groups:
+        live.publish(*dict.fromkeys(groups))
+
+
+@receiver(counter_signals.card_locked)
+def on_card_locked(sender: type[PrepaidCard], card: PrepaidCard, **kwargs: Any) -> None:
+    """The branch board counts today's locked cards by the branch that issued them."""
+    _touch_local(card.issued_branch_id, card.locked_branch_id)
+
+
+@receiver(counter_signals.card_unlocked)
+def on_card_unlocked(
+    sender: type[PrepaidCard], card: PrepaidCard, branch_id: int, **kwargs: Any
+) -> None:
+    _touch_local(card.issued_branch_id, branch_id)
+
+
+@receiver(counter_signals.citizen_registered)
+def on_citizen_registered(sender: type[Citizen], citizen: Citizen, **kwargs: Any) -> None:
+    _touch_local(citizen.registered_branch_id)
 
 
 @receiver(post_save, sender=AuditEntry)

@@ -34,8 +34,7 @@ from float_management.models import (
     TillSession,
     TransferKind,
 )
-from float_management.selectors import requests_pending
-from float_management.services import till_state
+from float_management.selectors import requests_pending, till_state
 from receipts.models import SettlementBatch
 
 LARGE_VARIANCE = 5_000  # piastres: 50 EGP either way is worth a supervisor's look

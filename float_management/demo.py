@@ -6,6 +6,8 @@ second run finds the first run's results and posts nothing new.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
 
 from agents.demo import DemoContext
@@ -13,14 +15,18 @@ from agents.models import Branch, Counter
 from float_management import services
 from float_management.models import Denomination, Request, RequestKind
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
 User = get_user_model()
 
 
-def _decide(request: Request, supervisor) -> None:
+def _decide(request: Request, supervisor: User) -> None:
     services.request_decide(request=request, supervisor=supervisor, approve=True)
 
 
-def _open(code: str, number: int, amount: int, supervisor):
+def _open(code: str, number: int, amount: int, supervisor: User):
     agent = User.objects.get(username=f"agent.{code}.{number}")
     counter = Counter.objects.get(branch__code=code, number=number)
     session = services.till_session_request_open(

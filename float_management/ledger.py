@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -25,9 +26,13 @@ from float_management.models import (
     Account,
     AccountKind,
     Entry,
+    TillSession,
     Transfer,
     TransferKind,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def account_for(kind: AccountKind, key: str, *, branch: Branch | None = None) -> Account:
@@ -65,11 +70,11 @@ def transfer_post(
     *,
     kind: str,
     legs: Iterable[tuple[Account, int]],
-    created_by,
+    created_by: User,
     branch: Branch | None = None,
     memo: str = "",
     reverses: Transfer | None = None,
-    session=None,
+    session: TillSession | None = None,
     audit_stream: str | None = None,
 ) -> Transfer:
     """Post one transfer. `legs` are (account, amount) with debits positive, summing to zero.
@@ -151,10 +156,10 @@ def transfer_post(
 def transfer_reverse(
     *,
     transfer: Transfer,
-    created_by,
+    created_by: User,
     kind: str = TransferKind.REVERSAL,
     memo: str = "",
-    session=None,
+    session: TillSession | None = None,
     redirect: Mapping[int, Account] | None = None,
 ) -> Transfer:
     """Post the exact opposite of `transfer` (a correction; the original stays).

@@ -6,9 +6,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from agents.models import Branch, Counter
+from core.errors import InvalidState
 
 
 class AccountKind(models.TextChoices):
@@ -225,6 +227,58 @@ class TillSession(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == SessionStatus.OPEN
+
+    # The session's transitions. Each checks the state it leaves (the caller holds the
+    # row's lock) and saves only the fields it changes:
+    #   requested → open | rejected;  open → closing;  closing → open | closed.
+
+    def _require(self, status: str, message: str) -> None:
+        if self.status != status:
+            raise InvalidState(message)
+
+    def open(self) -> None:
+        """The opening float is issued: the agent may take payments."""
+        self._require(
+            SessionStatus.REQUESTED,
+            gettext("This session is no longer waiting for its opening float."),
+        )
+        self.status = SessionStatus.OPEN
+        self.opened_at = timezone.now()
+        self.save(update_fields=["status", "opened_at"])
+
+    def reject_opening(self) -> None:
+        """The opening float is refused: the session ends before it began."""
+        self._require(
+            SessionStatus.REQUESTED,
+            gettext("This session is no longer waiting for its opening float."),
+        )
+        self.status = SessionStatus.REJECTED
+        self.closed_at = timezone.now()
+        self.save(update_fields=["status", "closed_at"])
+
+    def start_closing(self) -> None:
+        """The agent's count is in: no more postings until a supervisor signs it off."""
+        self._require(SessionStatus.OPEN, gettext("The till session is not open."))
+        self.status = SessionStatus.CLOSING
+        self.save(update_fields=["status"])
+
+    def reopen(self) -> None:
+        """The close sign-off is refused: the session is open again and the agent recounts."""
+        self._require(
+            SessionStatus.CLOSING, gettext("This session is not waiting for a close sign-off.")
+        )
+        self.status = SessionStatus.OPEN
+        self.save(update_fields=["status"])
+
+    def close(self, *, counted: int, expected: int, variance: int) -> None:
+        """The close is signed off, with the count, the ledger's figure and their difference."""
+        self._require(
+            SessionStatus.CLOSING, gettext("This session is not waiting for a close sign-off.")
+        )
+        self.status = SessionStatus.CLOSED
+        self.closed_at = timezone.now()
+        self.counted, self.expected, self.variance = counted, expected, variance
+        self.save(update_fields=["status", "closed_at", "counted", "expected", "variance"])
 
 
 class RequestKind(models.TextChoices):

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import QuerySet
 
 from agents.models import Branch
-from float_management.ledger import vault_account
-from float_management.models import ACTIVE_STATUSES, Request, TillSession, VaultMovement
+from float_management.models import (
+    ACTIVE_STATUSES,
+    Account,
+    AccountKind,
+    Request,
+    TillSession,
+    VaultMovement,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
-def session_active_for(agent) -> TillSession | None:
+WARNING_PERCENT = 80  # of the branch's till limit
+
+
+def till_state(*, balance: int, limit: int) -> str:
+    """ "normal", "warning" (from 80% of the limit) or "over" (above it)."""
+    if balance > limit:
+        return "over"
+    if balance * 100 >= limit * WARNING_PERCENT:
+        return "warning"
+    return "normal"
+
+
+def session_active_for(agent: User) -> TillSession | None:
     return (
         TillSession.objects.select_related("account", "counter", "branch")
         .filter(agent=agent, status__in=ACTIVE_STATUSES)
@@ -17,7 +40,7 @@ def session_active_for(agent) -> TillSession | None:
     )
 
 
-def session_latest_for(agent) -> TillSession | None:
+def session_latest_for(agent: User) -> TillSession | None:
     return (
         TillSession.objects.select_related("account", "counter", "branch")
         .filter(agent=agent)
@@ -50,14 +73,20 @@ def sessions_of_branch(branch: Branch) -> QuerySet[TillSession]:
 
 
 def vault_balance(branch: Branch) -> int:
-    return vault_account(branch).balance
+    """What the branch vault holds: 0 before its first movement (a read makes no account)."""
+    balance = (
+        Account.objects.filter(kind=AccountKind.VAULT, branch=branch)
+        .values_list("balance", flat=True)
+        .first()
+    )
+    return balance or 0
 
 
 def is_active(session: TillSession | None) -> bool:
     return session is not None and session.status in ACTIVE_STATUSES
 
 
-def vault_movements_to_confirm(user) -> list[VaultMovement]:
+def vault_movements_to_confirm(user: User) -> list[VaultMovement]:
     """Vault movements naming `user` as witness that wait for their confirmation."""
     return list(
         VaultMovement.objects.filter(

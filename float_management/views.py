@@ -6,9 +6,13 @@ JavaScript it redirects back to the page (post / redirect / get).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -27,21 +31,24 @@ from float_management.forms import (
 )
 from float_management.models import Request, SessionStatus, VaultMovement
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def _branch_of(user) -> Branch:
+
+def _branch_of(user: User) -> Branch:
     return Branch.objects.select_related("governorate").get(pk=scope_of(user).branch_id)
 
 
 # --- Agent -------------------------------------------------------------------
 
 
-def _session_context(request: HttpRequest, **forms) -> dict:
+def _session_context(request: HttpRequest, **forms: Form) -> dict:
     branch = _branch_of(request.user)
     session = selectors.session_active_for(request.user)
     latest = session or selectors.session_latest_for(request.user)
     till_state = None
     if session is not None and session.status == SessionStatus.OPEN:
-        till_state = services.till_state(
+        till_state = selectors.till_state(
             balance=session.account.balance, limit=branch.till_cash_limit
         )
     return {
@@ -57,7 +64,7 @@ def _session_context(request: HttpRequest, **forms) -> dict:
     }
 
 
-def _session_response(request: HttpRequest, **forms) -> HttpResponse:
+def _session_response(request: HttpRequest, **forms: Form) -> HttpResponse:
     template = "float_management/session.html"
     if request.htmx:
         template += "#panel"
@@ -102,7 +109,9 @@ def _active_open_session(request: HttpRequest):
     return session
 
 
-def _session_amount_action(request: HttpRequest, prefix: str, service, done: str) -> HttpResponse:
+def _session_amount_action(
+    request: HttpRequest, prefix: str, service: Callable[..., object], done: str
+) -> HttpResponse:
     """A till action that takes one amount: top-up request or cash drop."""
     form = AmountForm(request.POST, prefix=prefix)
     if form.is_valid():
@@ -162,7 +171,7 @@ def session_close(request: HttpRequest) -> HttpResponse:
 # --- Supervisor --------------------------------------------------------------------
 
 
-def _witnesses(user, branch: Branch):
+def _witnesses(user: User, branch: Branch):
     """Who can witness a vault movement: the branch's other active staff."""
     return (
         get_user_model()
@@ -172,7 +181,7 @@ def _witnesses(user, branch: Branch):
     )
 
 
-def _branch_context(request: HttpRequest, **forms) -> dict:
+def _branch_context(request: HttpRequest, **forms: Form) -> dict:
     branch = _branch_of(request.user)
     return {
         "branch": branch,
@@ -187,7 +196,7 @@ def _branch_context(request: HttpRequest, **forms) -> dict:
     }
 
 
-def _branch_response(request: HttpRequest, **forms) -> HttpResponse:
+def _branch_response(request: HttpRequest, **forms: Form) -> HttpResponse:
     template = "float_management/branch.html"
     if request.htmx:
         template += "#panel"

@@ -1,12 +1,17 @@
 """Payments, their fee lines, prepaid service cards and their top-ups."""
 
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from agents.models import Branch
+from core.errors import InvalidState
+from counter.errors import CardUnusable
 from counter.models.catalog import Agency, FeeComponent, FeeSchedule, Service
 from counter.models.citizens import Citizen
 from float_management.models import Account, TillSession, Transfer
@@ -62,6 +67,48 @@ class PrepaidCard(models.Model):
     @property
     def is_locked(self) -> bool:
         return self.locked_at is not None
+
+    # The card's own state. The caller holds the row's lock; each saves only what it changes.
+
+    def pin_accepted(self, *, new_pin_hash: str | None = None) -> None:
+        """A right PIN: the wrong tries start again from zero (and a stale hash is redone)."""
+        fields = []
+        if self.failed_pin_attempts:
+            self.failed_pin_attempts = 0
+            fields.append("failed_pin_attempts")
+        if new_pin_hash is not None:
+            self.pin_hash = new_pin_hash
+            fields.append("pin_hash")
+        if fields:
+            self.save(update_fields=fields)
+
+    def pin_refused(self, *, tries: int, branch_id: int | None) -> int:
+        """A wrong PIN, counted; the card locks at `branch_id` on the `tries`-th. Tries left."""
+        self.failed_pin_attempts += 1
+        fields = ["failed_pin_attempts"]
+        if self.failed_pin_attempts >= tries:
+            self.locked_at = timezone.now()
+            self.locked_branch_id = branch_id
+            fields += ["locked_at", "locked_branch"]
+        self.save(update_fields=fields)
+        return tries - self.failed_pin_attempts
+
+    def unlock(self) -> None:
+        """Lifted by a supervisor: the wrong tries start again from zero."""
+        if not self.is_locked:
+            raise InvalidState(gettext("This card is not locked."))
+        self.locked_at = None
+        self.locked_branch = None
+        self.failed_pin_attempts = 0
+        self.save(update_fields=["locked_at", "locked_branch", "failed_pin_attempts"])
+
+    def block(self, *, replaced_by: PrepaidCard) -> None:
+        """Lost: blocked for good, and `replaced_by` is the card in use in its place."""
+        if self.status != self.Status.ACTIVE:
+            raise CardUnusable(gettext("This card is blocked."))
+        self.status = self.Status.BLOCKED
+        self.replaced_by = replaced_by
+        self.save(update_fields=["status", "replaced_by"])
 
 
 class Payment(models.Model):
@@ -158,6 +205,14 @@ class Payment(models.Model):
     @property
     def is_voided(self) -> bool:
         return self.void_transfer_id is not None
+
+    def void(self, *, reversal: Transfer) -> None:
+        """Voided by `reversal`, the transfer that reverses this payment's (locked row)."""
+        if self.is_voided:
+            raise InvalidState(gettext("This payment is already voided."))
+        self.void_transfer = reversal
+        self.voided_at = timezone.now()
+        self.save(update_fields=["void_transfer", "voided_at"])
 
 
 class PaymentLine(models.Model):

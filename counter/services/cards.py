@@ -11,11 +11,12 @@ PBKDF2 hash (before this change) are still checked with check_password.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from django.utils import timezone
 from django.utils.crypto import constant_time_compare, get_random_string, salted_hmac
 from django.utils.translation import gettext as _
 
@@ -26,15 +27,31 @@ from core.digits import normalize_digits
 from core.errors import InvalidAmount, InvalidState, NotAllowed
 from core.money import format_amount
 from core.retry import retry_on_conflict
+from counter import signals as counter_signals
 from counter.checkdigit import luhn_valid, new_reference, random_with_check_digit
 from counter.errors import CardUnusable, WrongPin
 from counter.models import Citizen, PrepaidCard, TopUp
+from counter.selectors.cards import card_live_replacement
+from counter.selectors.cards import (  # a read, still reachable from here for its callers
+    card_pending_move as card_pending_move,
+)
 from float_management import services as till
 from float_management import signals
 from float_management.idempotency import run_once
 from float_management.ledger import account_for, check_amount, transfer_post
-from float_management.models import AccountKind, Request, RequestKind, TransferKind
+from float_management.models import (
+    AccountKind,
+    Request,
+    RequestKind,
+    TillSession,
+    Transfer,
+    TransferKind,
+)
 from float_management.services import APPROVAL_HANDLERS
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 CARD_PREFIX = "6280"  # an invented issuer prefix for the network's service cards
 _PIN_HASH = "hmac-sha256"
@@ -76,7 +93,7 @@ def _check_pin_format(pin: str) -> str:
     return pin
 
 
-def _new_card(*, agent, citizen: Citizen, pin: str) -> PrepaidCard:
+def _new_card(*, agent: User, citizen: Citizen, pin: str) -> PrepaidCard:
     for _attempt in range(5):
         number = random_with_check_digit(16, CARD_PREFIX)
         try:
@@ -96,7 +113,7 @@ def _new_card(*, agent, citizen: Citizen, pin: str) -> PrepaidCard:
 
 
 @retry_on_conflict
-def card_issue(*, agent, citizen: Citizen, pin: str, idempotency_key: str) -> PrepaidCard:
+def card_issue(*, agent: User, citizen: Citizen, pin: str, idempotency_key: str) -> PrepaidCard:
     """A new card for a registered citizen, with a zero balance and a hashed PIN."""
     pin = _check_pin_format(pin)
     if not can(agent, Action.OPERATE_COUNTER):
@@ -136,16 +153,6 @@ def card_usable_locked(card_number: str) -> PrepaidCard:
     return card
 
 
-def card_live_replacement(card_id: int) -> PrepaidCard:
-    """The card now in use in place of `card_id`: itself, or the end of its replacements."""
-    card = PrepaidCard.objects.select_related("account").get(pk=card_id)
-    seen = {card.pk}
-    while card.replaced_by_id is not None and card.replaced_by_id not in seen:
-        card = PrepaidCard.objects.select_related("account").get(pk=card.replaced_by_id)
-        seen.add(card.pk)
-    return card
-
-
 def card_check_pin(*, card_number: str, pin: str, branch_id: int | None = None) -> None:
     """Check the PIN in a transaction of its own, so a wrong try is counted even when the
     payment that asked fails; the card locks after CARD_PIN_TRIES wrong tries."""
@@ -155,25 +162,14 @@ def card_check_pin(*, card_number: str, pin: str, branch_id: int | None = None) 
         pin = normalize_digits(str(pin)).strip()
         match = pin_matches(pin, card.pin_hash)
         if match:
-            fields = []
-            if card.failed_pin_attempts:
-                card.failed_pin_attempts = 0
-                fields.append("failed_pin_attempts")
-            if match == "stale":
-                card.pin_hash = pin_hash(pin)
-                fields.append("pin_hash")
-            if fields:
-                card.save(update_fields=fields)
+            card.pin_accepted(new_pin_hash=pin_hash(pin) if match == "stale" else None)
             return
         wrong = True
-        card.failed_pin_attempts += 1
-        fields = ["failed_pin_attempts"]
-        if card.failed_pin_attempts >= settings.CARD_PIN_TRIES:
-            card.locked_at = timezone.now()
-            card.locked_branch_id = branch_id
-            fields += ["locked_at", "locked_branch"]
-        card.save(update_fields=fields)
-        left = settings.CARD_PIN_TRIES - card.failed_pin_attempts
+        left = card.pin_refused(tries=settings.CARD_PIN_TRIES, branch_id=branch_id)
+        if card.is_locked:
+            transaction.on_commit(
+                lambda: counter_signals.card_locked.send_robust(sender=PrepaidCard, card=card)
+            )
     if wrong:
         if left <= 0:
             raise WrongPin(_("Wrong PIN. The card is now locked; a supervisor can unlock it."))
@@ -188,7 +184,7 @@ def _today_top_ups(card: PrepaidCard) -> int:
 
 
 @retry_on_conflict
-def card_top_up(*, agent, card_number: str, amount: int, idempotency_key: str) -> TopUp:
+def card_top_up(*, agent: User, card_number: str, amount: int, idempotency_key: str) -> TopUp:
     """Cash into the till and onto the card, within the card's maximum and daily limits."""
     check_amount(amount)
 
@@ -237,7 +233,9 @@ def card_top_up(*, agent, card_number: str, amount: int, idempotency_key: str) -
         )
 
 
-def _check_citizen_proof(*, agent, card: PrepaidCard, proof_pin: str, proof_code: str) -> None:
+def _check_citizen_proof(
+    *, agent: User, card: PrepaidCard, proof_pin: str, proof_code: str
+) -> None:
     """The card's holder proves it is them: the card's PIN, or a code to their linked mobile.
 
     Each wrong try is counted (and committed) as at a payment: wrong PINs lock the card,
@@ -258,7 +256,9 @@ def _check_citizen_proof(*, agent, card: PrepaidCard, proof_pin: str, proof_code
         )
 
 
-def _raise_card_move(*, agent, session, old: PrepaidCard, new: PrepaidCard) -> Request | None:
+def _raise_card_move(
+    *, agent: User, session: TillSession, old: PrepaidCard, new: PrepaidCard
+) -> Request | None:
     """Ask a supervisor to move the blocked card's balance to its replacement (four eyes)."""
     balance = old.account.balance
     if balance <= 0:
@@ -281,7 +281,7 @@ def _raise_card_move(*, agent, session, old: PrepaidCard, new: PrepaidCard) -> R
 @retry_on_conflict
 def card_replace(
     *,
-    agent,
+    agent: User,
     card_number: str,
     new_pin: str,
     proof_pin: str = "",
@@ -312,9 +312,7 @@ def card_replace(
         old = _card_locked(card_number)
         if old.status == PrepaidCard.Status.ACTIVE:
             new = _new_card(agent=agent, citizen=old.citizen, pin=new_pin)
-            old.status = PrepaidCard.Status.BLOCKED
-            old.replaced_by = new
-            old.save(update_fields=["status", "replaced_by"])
+            old.block(replaced_by=new)
         else:
             new = card_live_replacement(old.pk)
             if Request.objects.filter(
@@ -352,17 +350,7 @@ def card_replace(
         )
 
 
-def card_pending_move(card: PrepaidCard) -> Request | None:
-    """The balance move waiting for a supervisor, from the card `card` replaced."""
-    replaced = getattr(card, "replaces", None)
-    if replaced is None:
-        return None
-    return Request.objects.filter(
-        kind=RequestKind.CARD_MOVE, subject_id=replaced.pk, decision__isnull=True
-    ).first()
-
-
-def _approve_card_move(request: Request, supervisor, **_kwargs):
+def _approve_card_move(request: Request, supervisor: User, **_kwargs: object) -> Transfer:
     """Move what the blocked card holds now to the card that replaces it."""
     old = (
         PrepaidCard.objects.select_for_update(of=("self", "account"))
@@ -388,7 +376,7 @@ APPROVAL_HANDLERS[RequestKind.CARD_MOVE] = _approve_card_move
 
 
 @transaction.atomic
-def card_unlock(*, supervisor, card_number: str, national_id: str) -> PrepaidCard:
+def card_unlock(*, supervisor: User, card_number: str, national_id: str) -> PrepaidCard:
     """A supervisor of the post office where the card locked unlocks it, the holder present.
 
     The holder shows their national ID card and the supervisor types its number:
@@ -415,10 +403,12 @@ def card_unlock(*, supervisor, card_number: str, national_id: str) -> PrepaidCar
     typed = normalize_digits(str(national_id)).strip()
     if not constant_time_compare(typed, card.citizen.national_id):
         raise NotAllowed(_("That is not the card holder's national ID: the card stays locked."))
-    card.locked_at = None
-    card.locked_branch = None
-    card.failed_pin_attempts = 0
-    card.save(update_fields=["locked_at", "locked_branch", "failed_pin_attempts"])
+    card.unlock()
+    transaction.on_commit(
+        lambda: counter_signals.card_unlocked.send_robust(
+            sender=PrepaidCard, card=card, branch_id=branch_id
+        )
+    )
     audit_log.append(
         stream=audit_log.user_stream(supervisor.pk),
         action="card.unlocked",

@@ -33,6 +33,7 @@ from audit.models import AuditEntry
 from core.digits import normalize_digits
 from core.errors import DomainError, NotAllowed
 from core.retry import retry_on_conflict
+from counter import signals
 from counter.models import Citizen, OtpChallenge
 from counter.nationalid import parse_national_id
 from counter.phones import parse_egyptian_mobile
@@ -85,7 +86,7 @@ class CitizenReadsExhausted(DomainError):
     """The agent opened CITIZEN_READS_PER_HOUR different citizens in the last hour."""
 
 
-def _require_agent(agent) -> None:
+def _require_agent(agent: User) -> None:
     if not can(agent, Action.OPERATE_COUNTER):
         raise NotAllowed(_("Only a counter agent registers citizens and sends them codes."))
 
@@ -122,7 +123,7 @@ def _citizen_with(national_id: str) -> Citizen | None:
 @retry_on_conflict
 def citizen_register(
     *,
-    agent,
+    agent: User,
     national_id: str,
     name_ar: str,
     name_en: str,
@@ -196,6 +197,9 @@ def citizen_register(
         except OtpThrottled as error:
             # No code, no registration: the agent tries again later or another number.
             raise ValidationError({"mobile": str(error)}) from error
+        transaction.on_commit(
+            lambda: signals.citizen_registered.send_robust(sender=Citizen, citizen=citizen)
+        )
         return citizen, True
 
 
@@ -347,7 +351,7 @@ def _throttle(mobile: str, now: datetime) -> None:
 
 
 @retry_on_conflict
-def otp_send(*, agent, citizen: Citizen, mobile: str | None = None) -> OtpChallenge:
+def otp_send(*, agent: User, citizen: Citizen, mobile: str | None = None) -> OtpChallenge:
     """Send the citizen a new code for `mobile` (default: the number being verified).
 
     A new code replaces the citizen's earlier codes that were not used.
@@ -383,7 +387,7 @@ def otp_send(*, agent, citizen: Citizen, mobile: str | None = None) -> OtpChalle
     return challenge
 
 
-def otp_send_to_bound_mobile(*, agent, citizen: Citizen) -> OtpChallenge:
+def otp_send_to_bound_mobile(*, agent: User, citizen: Citizen) -> OtpChallenge:
     """Send a code to the mobile already linked to the citizen: their proof that it is them."""
     if not (citizen.mobile and citizen.mobile_verified_at):
         raise OtpUnavailable(
@@ -393,7 +397,7 @@ def otp_send_to_bound_mobile(*, agent, citizen: Citizen) -> OtpChallenge:
 
 
 @retry_on_conflict
-def otp_confirm(*, agent, citizen: Citizen, code: str) -> None:
+def otp_confirm(*, agent: User, citizen: Citizen, code: str) -> None:
     """The citizen proves it is them with the code sent to their linked mobile.
 
     Only a code sent to the mobile already linked counts: a code to any other
@@ -407,7 +411,7 @@ def otp_confirm(*, agent, citizen: Citizen, code: str) -> None:
 
 
 @retry_on_conflict
-def otp_verify(*, agent, citizen: Citizen, code: str) -> Citizen:
+def otp_verify(*, agent: User, citizen: Citizen, code: str) -> Citizen:
     """Link the citizen to the mobile their latest code went to, if `code` is that code.
 
     A wrong code counts against the challenge, and that count is committed
@@ -416,7 +420,7 @@ def otp_verify(*, agent, citizen: Citizen, code: str) -> Citizen:
     return _otp_take(agent=agent, citizen=citizen, code=code, mobile=None)
 
 
-def _otp_take(*, agent, citizen: Citizen, code: str, mobile: str | None) -> Citizen:
+def _otp_take(*, agent: User, citizen: Citizen, code: str, mobile: str | None) -> Citizen:
     """Use the citizen's latest code; link its mobile unless `mobile` (a proof) is given."""
     _require_agent(agent)
     typed = re.sub(r"[\s\-]", "", normalize_digits(code or ""))

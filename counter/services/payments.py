@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agents.permissions import scope_of
@@ -41,6 +41,11 @@ from float_management.models import (
     TransferKind,
 )
 from float_management.services import APPROVAL_HANDLERS
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from float_management.models import Transfer
 
 
 def _check_citizen(service: Service, citizen: Citizen | None) -> None:
@@ -216,7 +221,7 @@ def payment_post_card(
 
 
 @retry_on_conflict
-def void_request(*, agent, payment: Payment, reason: str, idempotency_key: str) -> Request:
+def void_request(*, agent: User, payment: Payment, reason: str, idempotency_key: str) -> Request:
     """Ask a supervisor to void a payment of the agent's open session."""
     reason = reason.strip()
     if not reason:
@@ -257,7 +262,7 @@ def void_request(*, agent, payment: Payment, reason: str, idempotency_key: str) 
         )
 
 
-def _approve_void(request: Request, supervisor, **_kwargs):
+def _approve_void(request: Request, supervisor: User, **_kwargs: object) -> Transfer:
     """Reverse the payment's transfer: cash leaves the till, or goes back onto the card."""
     if request.session.status != SessionStatus.OPEN:
         raise InvalidState(_("Voids are approved only while the session is open."))
@@ -282,9 +287,7 @@ def _approve_void(request: Request, supervisor, **_kwargs):
         session=request.session,  # locked by request_decide
         redirect=redirect,
     )
-    payment.void_transfer = reversal
-    payment.voided_at = timezone.now()
-    payment.save(update_fields=["void_transfer", "voided_at"])
+    payment.void(reversal=reversal)
     return reversal
 
 

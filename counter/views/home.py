@@ -4,8 +4,7 @@ from django.shortcuts import render
 from agents.models import Branch
 from agents.permissions import Action, require, scope_of
 from counter.views.citizens import citizen_from_token, citizen_link_gone
-from float_management.selectors import session_active_for
-from float_management.services import till_state
+from float_management.selectors import session_active_for, till_state
 
 
 @require(Action.OPERATE_COUNTER)
