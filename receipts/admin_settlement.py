@@ -6,7 +6,7 @@ their ledger transfer; changing one here would part it from the ledger.
 
 from django.contrib import admin
 
-from receipts.models import SettlementBatch, SettlementItem
+from settlement.models import SettlementBatch, SettlementItem
 
 
 class _ReadOnly(admin.ModelAdmin):

@@ -53,7 +53,7 @@ from float_management.models import (
     TillSession,
     TransferKind,
 )
-from receipts.models import SettlementBatch, SettlementItem
+from settlement.models import SettlementBatch, SettlementItem
 
 BANK_KEY = "bank:head-office"
 CSV_HEADER = ["reference", "service_code", "budget_item", "amount_egp", "branch_code", "paid_at"]

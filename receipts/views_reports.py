@@ -28,8 +28,8 @@ from core.errors import DomainError
 from float_management.models import SessionStatus, TillSession
 from receipts import reports, settlement
 from receipts.forms_reports import ReportDayForm, SettlementRunForm
-from receipts.models import SettlementBatch
 from receipts.reports_pdf import daily_report_pdf
+from settlement.models import SettlementBatch
 
 
 def national_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -25,13 +25,13 @@ from float_management import services as till
 from float_management.models import Account, SessionStatus, Transfer, TransferKind
 from float_management.verify import ledger_verify
 from receipts import settlement
-from receipts.models import SettlementBatch, SettlementItem
 from receipts.settlement import (
     BANK_KEY,
     settlement_confirmation,
     settlement_csv,
     settlement_run,
 )
+from settlement.models import SettlementBatch, SettlementItem
 
 # --- Helpers shared with the report tests -------------------------------------------------
 
