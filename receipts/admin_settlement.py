@@ -1,6 +1,6 @@
 """Settlement in the admin: batches and items are only read (public holidays: core's admin).
 
-Batches are written by `receipts.settlement.settlement_run` together with
+Batches are written by `settlement.services.settlement_run` together with
 their ledger transfer; changing one here would part it from the ledger.
 """
 

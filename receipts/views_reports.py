@@ -26,9 +26,11 @@ from agents.permissions import Action, can, get_scoped_or_404, require, scope_of
 from core.clock import local_today
 from core.errors import DomainError
 from float_management.models import SessionStatus, TillSession
-from receipts import reports, settlement
+from receipts import reports
 from receipts.forms_reports import ReportDayForm, SettlementRunForm
 from receipts.reports_pdf import daily_report_pdf
+from settlement import selectors as settlement_selectors
+from settlement import services as settlement_services
 from settlement.models import SettlementBatch
 
 
@@ -177,7 +179,7 @@ def settlement_run(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         day = form.cleaned_data["business_day"]
         try:
-            batches = settlement.settlement_run(business_day=day, by=request.user)
+            batches = settlement_services.settlement_run(business_day=day, by=request.user)
         except DomainError as error:
             form.add_error(None, str(error))
         else:
@@ -210,10 +212,10 @@ def _batch_or_404(pk: int) -> SettlementBatch:
 @national_only
 def settlement_csv(request: HttpRequest, pk: int) -> HttpResponse:
     batch = _batch_or_404(pk)
-    response = HttpResponse(settlement.settlement_csv(batch), content_type="text/csv")
+    response = HttpResponse(settlement_selectors.settlement_csv(batch), content_type="text/csv")
     response["Content-Type"] = "text/csv; charset=utf-8"
     response["Content-Disposition"] = (
-        f'attachment; filename="{settlement.settlement_csv_filename(batch)}"'
+        f'attachment; filename="{settlement_selectors.settlement_csv_filename(batch)}"'
     )
     return response
 
@@ -226,7 +228,7 @@ def settlement_confirmation(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "receipts/reports/settlement_confirmation.html",
-        {"batch": batch, "confirmation": settlement.settlement_confirmation(batch)},
+        {"batch": batch, "confirmation": settlement_selectors.settlement_confirmation(batch)},
     )
 
 

@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from core.clock import local_today
 from float_management.models import Transfer, TransferKind
-from receipts.settlement import settlement_run
 from settlement.models import SettlementBatch
+from settlement.services import settlement_run
 from tests.receipts.test_settlement import (
     a_day,
     day_is_over,

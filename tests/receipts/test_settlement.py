@@ -24,14 +24,9 @@ from counter.services import payments
 from float_management import services as till
 from float_management.models import Account, SessionStatus, Transfer, TransferKind
 from float_management.verify import ledger_verify
-from receipts import settlement
-from receipts.settlement import (
-    BANK_KEY,
-    settlement_confirmation,
-    settlement_csv,
-    settlement_run,
-)
 from settlement.models import SettlementBatch, SettlementItem
+from settlement.selectors import settlement_confirmation, settlement_csv
+from settlement.services import BANK_KEY, settlement_run
 
 # --- Helpers shared with the report tests -------------------------------------------------
 
@@ -91,7 +86,7 @@ def day_of(payment):
 def day_is_over(monkeypatch):
     """Settle today's payments as if it were tomorrow (a day is settled once it is over)."""
     tomorrow = local_today() + timedelta(days=1)
-    monkeypatch.setattr(settlement, "local_today", lambda: tomorrow)
+    monkeypatch.setattr("settlement.services.local_today", lambda: tomorrow)
     monkeypatch.setattr("receipts.forms_reports.local_today", lambda: tomorrow)
     return tomorrow
 
@@ -273,7 +268,7 @@ def test_a_settled_payment_moved_to_another_day_is_not_settled_again(
     renewal = a_day["renewals"][0]
     # As if the payment had been stamped a day later (a clock or time zone fix).
     Payment.objects.filter(pk=renewal.pk).update(created_at=renewal.created_at + timedelta(days=1))
-    monkeypatch.setattr(settlement, "local_today", lambda: day + timedelta(days=2))
+    monkeypatch.setattr("settlement.services.local_today", lambda: day + timedelta(days=2))
 
     assert settlement_run(business_day=day + timedelta(days=1), by=head_office) == []
     assert SettlementItem.objects.filter(payment=renewal).count() == 1
