@@ -616,15 +616,15 @@ def test_holidays_are_edited_in_the_admin_and_batches_only_read(rf, admin_user):
 
     from core.admin import PublicHolidayAdmin
     from core.models import PublicHoliday
-    from receipts import admin_settlement
+    from settlement import admin as settlement_admin
 
     request = rf.get("/")
     request.user = admin_user
     holidays = PublicHolidayAdmin(PublicHoliday, admin.site)
     assert holidays.has_add_permission(request) and holidays.has_change_permission(request)
     for model, model_admin in [
-        (SettlementBatch, admin_settlement.SettlementBatchAdmin),
-        (SettlementItem, admin_settlement.SettlementItemAdmin),
+        (SettlementBatch, settlement_admin.SettlementBatchAdmin),
+        (SettlementItem, settlement_admin.SettlementItemAdmin),
     ]:
         read_only = model_admin(model, admin.site)
         assert read_only.has_view_permission(request)

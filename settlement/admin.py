@@ -1,4 +1,4 @@
-"""Settlement in the admin: batches and items are only read (public holidays: core's admin).
+"""Settlement in the admin: batches and items are only read.
 
 Batches are written by `settlement.services.settlement_run` together with
 their ledger transfer; changing one here would part it from the ledger.
