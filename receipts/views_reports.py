@@ -6,13 +6,7 @@ the person's scope are 404; pages meant for another role are 403.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -21,8 +15,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from agents.models import Branch, Governorate, Role
-from agents.permissions import Action, can, get_scoped_or_404, require, scope_of
+from agents.models import Branch, Governorate
+from agents.permissions import (
+    Action,
+    can,
+    get_scoped_or_404,
+    national_only,
+    own_rows_for_agents,
+    regional_or_national,
+    require,
+    scoped_governorates,
+)
 from core.clock import local_today
 from core.errors import DomainError
 from float_management.models import SessionStatus, TillSession
@@ -33,19 +36,6 @@ from settlement import selectors as settlement_selectors
 from settlement import services as settlement_services
 from settlement.models import SettlementBatch
 
-
-def national_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Head office and auditors (the nation's figures); anyone else is refused (403)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not scope_of(request.user).is_national:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapper)
-
-
 # --- The session report -------------------------------------------------------------
 
 
@@ -53,9 +43,7 @@ def national_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 @require(Action.VIEW)
 def session_report(request: HttpRequest, pk: int) -> HttpResponse:
     """An agent sees their own sessions; supervisors, head office and auditors those in scope."""
-    sessions = TillSession.objects.all()
-    if scope_of(request.user).role == Role.AGENT:
-        sessions = sessions.filter(agent=request.user)
+    sessions = own_rows_for_agents(request.user, TillSession.objects.all())
     session = get_scoped_or_404(request.user, sessions, pk=pk)
     if session.agent_id == request.user.pk and session.status in (
         SessionStatus.REQUESTED,
@@ -122,15 +110,10 @@ def report_branch(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@regional_or_national
 def report_governorate(request: HttpRequest, code: str) -> HttpResponse:
     """The regional supervisor of the governorate, head office and auditors."""
-    scope = scope_of(request.user)
-    if not (scope.is_national or scope.role == Role.REGIONAL_SUPERVISOR):
-        raise PermissionDenied
-    governorates = Governorate.objects.filter(abroad=False)
-    if not scope.is_national:
-        governorates = governorates.filter(pk=scope.governorate_id)
+    governorates = scoped_governorates(request.user, Governorate.objects.filter(abroad=False))
     return _daily_response(request, get_object_or_404(governorates, code=code))
 
 
