@@ -87,7 +87,7 @@ def day_is_over(monkeypatch):
     """Settle today's payments as if it were tomorrow (a day is settled once it is over)."""
     tomorrow = local_today() + timedelta(days=1)
     monkeypatch.setattr("settlement.services.local_today", lambda: tomorrow)
-    monkeypatch.setattr("receipts.forms_reports.local_today", lambda: tomorrow)
+    monkeypatch.setattr("settlement.forms.local_today", lambda: tomorrow)
     return tomorrow
 
 

@@ -100,7 +100,7 @@ A_NUL_IN_THE_ADDRESS = [
     ("supervisor_a", "/dashboard/branches/%00/"),
     ("head_office", "/dashboard/governorates/%00/"),
     ("head_office", "/receipts/reports/branch/%00/"),
-    ("head_office", "/receipts/settlement/?agency=%00"),
+    ("head_office", "/settlement/?agency=%00"),
     ("agent_a", "/counter/citizens/search/?q=%00"),
     ("head_office", "/audit/?actor=a%00b"),
     ("head_office", "/audit/?%00=1"),
