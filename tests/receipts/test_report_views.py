@@ -12,7 +12,7 @@ from core.clock import local_today
 from float_management.models import Transfer, TransferKind
 from settlement.models import SettlementBatch
 from settlement.services import settlement_run
-from tests.receipts.test_settlement import (
+from tests.settlement.test_settlement import (
     a_day,
     day_is_over,
     day_of,

@@ -14,7 +14,7 @@ from float_management import services as till
 from float_management.models import AccountKind, Entry, TransferKind
 from receipts.reports import daily_report, daily_report_csv, session_report
 from tests.factories import fund_vault
-from tests.receipts.test_settlement import (
+from tests.settlement.test_settlement import (
     BILL,
     LICENCE,
     close_session,
