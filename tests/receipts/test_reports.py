@@ -12,7 +12,7 @@ from core.clock import day_bounds
 from counter.services import cards, payments
 from float_management import services as till
 from float_management.models import AccountKind, Entry, TransferKind
-from receipts.reports import daily_report, daily_report_csv, session_report
+from receipts.reports.data import daily_report, daily_report_csv, session_report
 from tests.factories import fund_vault
 from tests.settlement.test_settlement import (
     BILL,

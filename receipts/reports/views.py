@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
-from django.urls import path
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -25,9 +24,9 @@ from agents.permissions import (
 )
 from core.clock import local_today
 from float_management.models import SessionStatus, TillSession
-from receipts import reports
-from receipts.forms_reports import ReportDayForm
-from receipts.reports_pdf import daily_report_pdf
+from receipts.reports import data
+from receipts.reports.forms import ReportDayForm
+from receipts.reports.pdf import daily_report_pdf
 
 # --- The session report -------------------------------------------------------------
 
@@ -48,17 +47,17 @@ def session_report(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "receipts/reports/session.html",
-        {"report": reports.session_report(session)},
+        {"report": data.session_report(session)},
     )
 
 
 # --- Daily reports ----------------------------------------------------------------------
 
 
-def _daily_response(request: HttpRequest, scope: reports.ReportScope) -> HttpResponse:
-    data = request.GET.copy()
-    data.setdefault("day", local_today().isoformat())  # shown in the day field
-    form = ReportDayForm(data)
+def _daily_response(request: HttpRequest, scope: data.ReportScope) -> HttpResponse:
+    params = request.GET.copy()
+    params.setdefault("day", local_today().isoformat())  # shown in the day field
+    form = ReportDayForm(params)
     output = request.GET.get("format", "html")
     if output not in ("html", "csv", "pdf"):
         return HttpResponseBadRequest(_("Unknown format."))
@@ -67,9 +66,9 @@ def _daily_response(request: HttpRequest, scope: reports.ReportScope) -> HttpRes
             return HttpResponseBadRequest(form.errors["day"][0])
         return render(request, "receipts/reports/daily.html", {"form": form, "report": None})
 
-    report = reports.daily_report(day=form.cleaned_data["day"], scope=scope)
+    report = data.daily_report(day=form.cleaned_data["day"], scope=scope)
     if output == "csv":
-        response = HttpResponse(reports.daily_report_csv(report), content_type="text/csv")
+        response = HttpResponse(data.daily_report_csv(report), content_type="text/csv")
         response["Content-Type"] = "text/csv; charset=utf-8"
     elif output == "pdf":
         response = HttpResponse(daily_report_pdf(report), content_type="application/pdf")
@@ -87,7 +86,7 @@ def _daily_response(request: HttpRequest, scope: reports.ReportScope) -> HttpRes
         )
     extension = output
     response["Content-Disposition"] = (
-        f'attachment; filename="{reports.daily_report_filename(report, extension)}"'
+        f'attachment; filename="{data.daily_report_filename(report, extension)}"'
     )
     return response
 
@@ -114,11 +113,3 @@ def report_governorate(request: HttpRequest, code: str) -> HttpResponse:
 @national_only
 def report_national(request: HttpRequest) -> HttpResponse:
     return _daily_response(request, None)
-
-
-urlpatterns = [
-    path("reports/session/<int:pk>/", session_report, name="report_session"),
-    path("reports/branch/<str:code>/", report_branch, name="report_branch"),
-    path("reports/governorate/<str:code>/", report_governorate, name="report_governorate"),
-    path("reports/national/", report_national, name="report_national"),
-]
