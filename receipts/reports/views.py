@@ -55,9 +55,8 @@ def session_report(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _daily_response(request: HttpRequest, scope: data.ReportScope) -> HttpResponse:
-    params = request.GET.copy()
-    params.setdefault("day", local_today().isoformat())  # shown in the day field
-    form = ReportDayForm(params)
+    """The daily report of `scope` as a page, or `?format=csv` / `pdf` as a download."""
+    form = _day_form(request)
     output = request.GET.get("format", "html")
     if output not in ("html", "csv", "pdf"):
         return HttpResponseBadRequest(_("Unknown format."))
@@ -65,26 +64,40 @@ def _daily_response(request: HttpRequest, scope: data.ReportScope) -> HttpRespon
         if output != "html":
             return HttpResponseBadRequest(form.errors["day"][0])
         return render(request, "receipts/reports/daily.html", {"form": form, "report": None})
-
     report = data.daily_report(day=form.cleaned_data["day"], scope=scope)
-    if output == "csv":
+    if output == "html":
+        return _daily_page(request, form, report)
+    return _daily_download(report, output)
+
+
+def _day_form(request: HttpRequest) -> ReportDayForm:
+    params = request.GET.copy()
+    params.setdefault("day", local_today().isoformat())  # shown in the day field
+    return ReportDayForm(params)
+
+
+def _daily_page(
+    request: HttpRequest, form: ReportDayForm, report: data.DailyReport
+) -> HttpResponse:
+    query = {"day": report.day.isoformat()}
+    return render(
+        request,
+        "receipts/reports/daily.html",
+        {
+            "form": form,
+            "report": report,
+            "csv_query": urlencode({**query, "format": "csv"}),
+            "pdf_query": urlencode({**query, "format": "pdf"}),
+        },
+    )
+
+
+def _daily_download(report: data.DailyReport, extension: str) -> HttpResponse:
+    if extension == "csv":
         response = HttpResponse(data.daily_report_csv(report), content_type="text/csv")
         response["Content-Type"] = "text/csv; charset=utf-8"
-    elif output == "pdf":
-        response = HttpResponse(daily_report_pdf(report), content_type="application/pdf")
     else:
-        query = {"day": report.day.isoformat()}
-        return render(
-            request,
-            "receipts/reports/daily.html",
-            {
-                "form": form,
-                "report": report,
-                "csv_query": urlencode({**query, "format": "csv"}),
-                "pdf_query": urlencode({**query, "format": "pdf"}),
-            },
-        )
-    extension = output
+        response = HttpResponse(daily_report_pdf(report), content_type="application/pdf")
     response["Content-Disposition"] = (
         f'attachment; filename="{data.daily_report_filename(report, extension)}"'
     )
