@@ -9,7 +9,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from core.clock import local_today
-from tests.settlement.test_settlement import (
+from tests.scenario import (
     a_day,
     day_of,
     passport_service,
@@ -17,7 +17,7 @@ from tests.settlement.test_settlement import (
     treasury,
 )
 
-# The scenario's fixtures, shared with test_settlement (named here so pytest finds them).
+# The scenario's fixtures (named here so pytest finds them).
 SCENARIO_FIXTURES = (a_day, passport_service, payments_of_a_day, treasury)
 
 

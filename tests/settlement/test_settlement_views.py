@@ -8,7 +8,7 @@ from core.clock import local_today
 from float_management.models import Transfer, TransferKind
 from settlement.models import SettlementBatch
 from settlement.services import settlement_run
-from tests.settlement.test_settlement import (
+from tests.scenario import (
     a_day,
     day_is_over,
     day_of,
@@ -17,7 +17,7 @@ from tests.settlement.test_settlement import (
     treasury,
 )
 
-# The scenario's fixtures, from test_settlement (named here so pytest finds them).
+# The scenario's fixtures (named here so pytest finds them).
 SCENARIO_FIXTURES = (a_day, day_is_over, passport_service, payments_of_a_day, treasury)
 
 
