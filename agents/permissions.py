@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
-from agents.models import Branch, Role
+from agents.models import Branch, Governorate, Role
 
 M = TypeVar("M", bound=Model)
 
@@ -125,6 +125,31 @@ def can_see_branch(user: Any, branch: Branch) -> bool:
     return branch.pk == scope.branch_id
 
 
+def can_see_governorate(user: Any, governorate: Governorate) -> bool:
+    """Head office and auditors see every governorate, a regional supervisor their own."""
+    scope = scope_of(user)
+    return scope.is_national or (
+        scope.role == Role.REGIONAL_SUPERVISOR and scope.governorate_id == governorate.pk
+    )
+
+
+def scoped_governorates(user: Any, queryset: QuerySet[Governorate]) -> QuerySet[Governorate]:
+    """Narrow `queryset` to the governorates the user may see."""
+    scope = scope_of(user)
+    if scope.is_national:
+        return queryset
+    if scope.role == Role.REGIONAL_SUPERVISOR:
+        return queryset.filter(pk=scope.governorate_id)
+    return queryset.none()
+
+
+def own_rows_for_agents(user: Any, queryset: QuerySet[M], owner_path: str = "agent") -> QuerySet[M]:
+    """An agent sees only their own rows (a colleague's session is not theirs to read)."""
+    if scope_of(user).role == Role.AGENT:
+        return queryset.filter(**{owner_path: user})
+    return queryset
+
+
 def can(user: Any, action: str, branch: Branch | None = None) -> bool:
     """May the user do `action` (on `branch`, when given)?"""
     scope = scope_of(user)
@@ -156,3 +181,28 @@ def require(action: str) -> Callable[[Callable[..., HttpResponse]], Callable[...
         return login_required(wrapper)
 
     return decorator
+
+
+def national_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Head office and auditors (the nation's figures); anyone else is refused (403)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not scope_of(request.user).is_national:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+def regional_or_national(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A governorate's pages: regional supervisors, head office and auditors (else 403)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        scope = scope_of(request.user)
+        if not (scope.is_national or scope.role == Role.REGIONAL_SUPERVISOR):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "agents",
     "float_management",
     "counter",
+    "settlement",
     "receipts",
     "dashboard",
     "audit",

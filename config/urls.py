@@ -12,6 +12,7 @@ urlpatterns = [
     path("counter/", include("counter.urls")),
     path("float/", include("float_management.urls")),
     path("dashboard/", include("dashboard.urls")),
+    path("settlement/", include("settlement.urls")),
     path("receipts/", include("receipts.urls")),
     path("audit/", include("audit.urls")),
     *verify_urlpatterns,

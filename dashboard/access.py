@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agents.models import Branch, Governorate, Role
-from agents.permissions import Action, can, can_see_branch, scope_of
+from agents.models import Branch, Governorate
+from agents.permissions import Action, can, can_see_branch, can_see_governorate, scope_of
 from dashboard.groups import NATION, branch_group, governorate_group
 
 if TYPE_CHECKING:
@@ -16,17 +16,13 @@ def board_group(user: User | AnonymousUser, kind: str, ident: str | None) -> str
     """The group `user` may join for board (kind, ident), or None when out of scope."""
     if not can(user, Action.WATCH):
         return None
-    scope = scope_of(user)
     if kind == "nation":
-        return NATION if scope.is_national else None
+        return NATION if scope_of(user).is_national else None
     if kind == "governorate":
         governorate = Governorate.objects.filter(code=ident, abroad=False).first()
-        if governorate is None:
+        if governorate is None or not can_see_governorate(user, governorate):
             return None
-        allowed = scope.is_national or (
-            scope.role == Role.REGIONAL_SUPERVISOR and scope.governorate_id == governorate.pk
-        )
-        return governorate_group(governorate.pk) if allowed else None
+        return governorate_group(governorate.pk)
     if kind == "branch":
         branch = Branch.objects.filter(code=ident).first()
         if branch is None or not can_see_branch(user, branch):

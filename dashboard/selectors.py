@@ -35,7 +35,7 @@ from float_management.models import (
     TransferKind,
 )
 from float_management.selectors import requests_pending, till_state
-from receipts.models import SettlementBatch
+from settlement.models import SettlementBatch
 
 LARGE_VARIANCE = 5_000  # piastres: 50 EGP either way is worth a supervisor's look
 CLOSING_HOUR = 20  # a till still open after 20:00 Cairo time is flagged

@@ -1,6 +1,5 @@
 from django.contrib import admin
 
-from receipts import admin_settlement  # noqa: F401  (registers holidays and settlement batches)
 from receipts.models import Receipt
 
 

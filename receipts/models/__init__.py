@@ -1,4 +1,3 @@
 from receipts.models.receipts import Receipt, ReceiptPrint
-from receipts.models.settlement import SettlementBatch, SettlementItem
 
-__all__ = ["Receipt", "ReceiptPrint", "SettlementBatch", "SettlementItem"]
+__all__ = ["Receipt", "ReceiptPrint"]

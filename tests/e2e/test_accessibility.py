@@ -130,7 +130,7 @@ def _national_screens(scan: Scanner, base: str) -> None:
     scan.page.wait_for_selector('#live[data-state="live"]', timeout=10_000)
     scan.scan("dashboard-nation")
     scan.visit("report-national", f"{base}/receipts/reports/national/")
-    scan.visit("settlement", f"{base}/receipts/settlement/")
+    scan.visit("settlement", f"{base}/settlement/")
 
 
 ROLES = {

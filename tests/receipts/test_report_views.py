@@ -1,4 +1,4 @@
-"""Report and settlement pages through HTTP: who sees what, and in which format."""
+"""Report pages through HTTP: who sees what, and in which format."""
 
 import csv
 import io
@@ -9,20 +9,16 @@ from django.conf import settings
 from django.urls import reverse
 
 from core.clock import local_today
-from float_management.models import Transfer, TransferKind
-from receipts.models import SettlementBatch
-from receipts.settlement import settlement_run
-from tests.receipts.test_settlement import (
+from tests.scenario import (
     a_day,
-    day_is_over,
     day_of,
     passport_service,
     payments_of_a_day,
     treasury,
 )
 
-# The scenario's fixtures, shared with test_settlement (named here so pytest finds them).
-SCENARIO_FIXTURES = (a_day, day_is_over, passport_service, payments_of_a_day, treasury)
+# The scenario's fixtures (named here so pytest finds them).
+SCENARIO_FIXTURES = (a_day, passport_service, payments_of_a_day, treasury)
 
 
 ANON = "anonymous"
@@ -104,38 +100,25 @@ MATRIX = {
             "head_office": 200,
             "auditor": 200,
         }
-        for name in (
-            "report_national",
-            "settlement_list",
-            "settlement_confirmation",
-            "settlement_csv",
-        )
+        for name in ("report_national",)
     },
-    "settlement_run": dict.fromkeys(EVERY_ONE, 405),  # a POST form; GET is refused
 }
 
 
-@pytest.fixture
-def settled(a_day, head_office, day_is_over):
-    return settlement_run(business_day=day_of(a_day["bill"]), by=head_office)
-
-
-def _args(name, open_till, branch_a, settled):
+def _args(name, open_till, branch_a):
     return {
         "report_session": [open_till.pk],
         "report_branch": [branch_a.code],
         "report_governorate": [branch_a.governorate.code],
-        "settlement_confirmation": [settled[0].pk],
-        "settlement_csv": [settled[0].pk],
     }.get(name, [])
 
 
 @pytest.mark.parametrize("who", EVERY_ONE)
 @pytest.mark.parametrize("name", list(MATRIX))
 def test_each_page_answers_each_person_as_the_matrix_says(
-    client, people, who, name, open_till, branch_a, settled
+    client, people, who, name, open_till, branch_a, a_day
 ):
-    url = reverse(name, args=_args(name, open_till, branch_a, settled))
+    url = reverse(name, args=_args(name, open_till, branch_a))
     response = _get(client, people, who, url)
     expected = MATRIX[name][who]
     if expected == LOGIN:
@@ -145,15 +128,13 @@ def test_each_page_answers_each_person_as_the_matrix_says(
         assert response.status_code == expected
 
 
-def test_unknown_branches_governorates_and_batches_are_404(client, head_office):
+def test_unknown_branches_and_governorates_are_404(client, head_office):
     client.force_login(head_office)
     for url in (
         reverse("report_branch", args=["NOPE"]),
         reverse("report_governorate", args=["99"]),
         reverse("report_governorate", args=["88"]),  # born abroad: no branches
         reverse("report_session", args=[999_999]),
-        reverse("settlement_confirmation", args=[999_999]),
-        reverse("settlement_csv", args=[999_999]),
     ):
         assert client.get(url).status_code == 404, url
 
@@ -172,7 +153,6 @@ def test_the_reports_refuse_post(client, head_office, open_till, branch_a):
         reverse("report_session", args=[open_till.pk]),
         reverse("report_branch", args=[branch_a.code]),
         reverse("report_national"),
-        reverse("settlement_list"),
     ):
         assert client.post(url).status_code == 405, url
 
@@ -290,98 +270,3 @@ def test_the_branch_pdf_and_csv_of_an_empty_day_still_come_out(client, superviso
     url = reverse("report_branch", args=["A0001"])
     assert client.get(url, {"format": "pdf"}).content.startswith(b"%PDF")
     assert client.get(url, {"format": "csv"})["Content-Type"] == "text/csv; charset=utf-8"
-
-
-# --- Settlement pages ---------------------------------------------------------------------
-
-
-def test_head_office_settles_a_day_from_the_form(client, head_office, a_day, day_is_over):
-    client.force_login(head_office)
-    day = day_of(a_day["bill"]).isoformat()
-    response = client.post(reverse("settlement_run"), {"business_day": day})
-    assert response.status_code == 302
-    assert response["Location"] == reverse("settlement_list")
-    assert [b.agency.code for b in SettlementBatch.objects.order_by("agency__code")] == [
-        "LOCAL",
-        "POWER",
-        "TREASURY",
-    ]
-    # A second submit (a double click, a reload) posts nothing more.
-    assert client.post(reverse("settlement_run"), {"business_day": day}).status_code == 302
-    assert Transfer.objects.filter(kind=TransferKind.SETTLEMENT).count() == 3
-
-    page = client.get(reverse("settlement_list"))
-    assert len(page.context["batches"]) == 3
-    assert page.context["form"] is not None
-
-
-def test_the_form_shows_why_a_day_cannot_be_settled(
-    client, head_office, payments_of_a_day, day_is_over
-):
-    _english(client)
-    client.force_login(head_office)
-    day = day_of(payments_of_a_day["bill"]).isoformat()
-    response = client.post(reverse("settlement_run"), {"business_day": day})
-    assert response.status_code == 200
-    assert "still open or closing" in str(response.context["form"].non_field_errors())
-    assert not SettlementBatch.objects.exists()
-
-
-def test_the_form_refuses_today(client, head_office):
-    client.force_login(head_office)
-    response = client.post(reverse("settlement_run"), {"business_day": local_today().isoformat()})
-    assert response.status_code == 200
-    assert response.context["form"].errors["business_day"]
-
-
-@pytest.mark.parametrize("who", ["auditor", "supervisor_a", "regional_a", "agent_a"])
-def test_no_one_but_head_office_may_post_a_settlement(client, people, who, a_day, day_is_over):
-    client.force_login(people[who])
-    response = client.post(
-        reverse("settlement_run"), {"business_day": day_of(a_day["bill"]).isoformat()}
-    )
-    assert response.status_code == 403
-    assert not SettlementBatch.objects.exists()
-
-
-def test_the_auditor_reads_the_batches_without_the_form(client, auditor, settled):
-    client.force_login(auditor)
-    page = client.get(reverse("settlement_list"))
-    assert page.status_code == 200
-    assert page.context["form"] is None
-    assert b'action="' + reverse("settlement_run").encode() not in page.content
-
-
-def test_the_batch_file_downloads_as_csv(client, head_office, settled):
-    client.force_login(head_office)
-    local = settled[0]
-    response = client.get(reverse("settlement_csv", args=[local.pk]))
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"] == (
-        f'attachment; filename="settlement-LOCAL-{local.business_day.isoformat()}.csv"'
-    )
-    assert response["Cache-Control"].startswith("max-age=0")
-    lines = response.content.decode().splitlines()
-    assert lines[0].startswith("reference,service_code,budget_item,amount_egp")
-    assert lines[-1] == "CONTROL,3,,203.00,,"
-
-
-def test_the_confirmation_page_lists_batch_value_date_total_and_count(client, head_office, settled):
-    client.force_login(head_office)
-    power = settled[1]
-    response = client.get(reverse("settlement_confirmation", args=[power.pk]))
-    confirmation = response.context["confirmation"]
-    assert (confirmation.total, confirmation.items_count, confirmation.value_date) == (
-        12_300,
-        1,
-        power.value_date,
-    )
-    html = response.content.decode()
-    assert "123.00" in html and power.value_date.isoformat() in html
-
-
-def test_the_list_narrows_to_one_agencys_batches(client, auditor, settled):
-    client.force_login(auditor)
-    page = client.get(reverse("settlement_list"), {"agency": "POWER"})
-    assert [b.agency.code for b in page.context["batches"]] == ["POWER"]
-    assert len(client.get(reverse("settlement_list")).context["batches"]) == 3

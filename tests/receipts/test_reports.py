@@ -12,9 +12,9 @@ from core.clock import day_bounds
 from counter.services import cards, payments
 from float_management import services as till
 from float_management.models import AccountKind, Entry, TransferKind
-from receipts.reports import daily_report, daily_report_csv, session_report
+from receipts.reports.data import daily_report, daily_report_csv, session_report
 from tests.factories import fund_vault
-from tests.receipts.test_settlement import (
+from tests.scenario import (
     BILL,
     LICENCE,
     close_session,
@@ -27,7 +27,7 @@ from tests.receipts.test_settlement import (
     void,
 )
 
-# The scenario's fixtures, shared with test_settlement (named here so pytest finds them).
+# The scenario's fixtures (named here so pytest finds them).
 SCENARIO_FIXTURES = (passport_service, payments_of_a_day, treasury)
 
 # --- The session report ---------------------------------------------------------------------
@@ -114,7 +114,7 @@ def till_b(agent_b, supervisor_b, counter_b, branch_b):
 
 @pytest.fixture
 def two_branches(payments_of_a_day, agent_b, bill_service, till_b):
-    """Branch A's day (as in test_settlement) and one electricity bill paid at branch B."""
+    """Branch A's day (as in tests/scenario.py) and one electricity bill paid at branch B."""
     return {
         **payments_of_a_day,
         "bill_b": pay_cash(agent_b, bill_service, amount=40_000, refs=BILL),

@@ -138,6 +138,7 @@ COUNTED_APPS = {
     "agents",
     "float_management",
     "counter",
+    "settlement",
     "receipts",
     "dashboard",
     "audit",

@@ -313,7 +313,8 @@ def test_the_till_and_vault_forms_never_raise(
 @FORM_RUNS
 @given(values=st.lists(field_value, min_size=2, max_size=2))
 def test_the_report_and_settlement_forms_never_raise(values, db):
-    from receipts.forms_reports import ReportDayForm, SettlementRunForm
+    from receipts.reports.forms import ReportDayForm
+    from settlement.forms import SettlementRunForm
 
     ReportDayForm({"day": values[0]}).is_valid()
     SettlementRunForm({"business_day": values[1]}).is_valid()

@@ -29,6 +29,7 @@ class SettlementBatch(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "receipts_settlementbatch"  # the table it had in receipts, rows and all
         ordering = ["-business_day", "agency__code"]
         verbose_name = _("settlement batch")
         verbose_name_plural = _("settlement batches")
@@ -52,6 +53,7 @@ class SettlementItem(models.Model):
     amount = models.BigIntegerField()
 
     class Meta:
+        db_table = "receipts_settlementitem"
         ordering = ["batch", "payment__created_at", "pk"]
         constraints = [
             # A payment's share for an agency can be settled once, never twice.

@@ -1,6 +1,6 @@
 """Settlement to the agencies: each agency's share of a day's payments, paid once.
 
-The scenario (`a_day`): agent_a's till takes four payments and one that is
+The scenario (`a_day`, in tests/scenario.py): agent_a's till takes four payments and one that is
 voided, then closes. Owed: LOCAL 50.00 + 1.50 stamp per licence renewal
 (×2) and 100.00 of a passport fee; TREASURY the passport's 5.00 stamp;
 POWER a 123.00 electricity bill. Commission stays with the post office.
@@ -9,7 +9,6 @@ POWER a 123.00 electricity bill. Commission stays with the post office.
 import csv
 import io
 import threading
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -19,145 +18,31 @@ from django.utils.translation import override
 
 from core.clock import local_today, value_date_for, zone
 from core.errors import DomainError, InvalidState, NotAllowed
-from counter.models import Agency, FeeComponent, FeeSchedule, Payment, PaymentLine, Service
+from counter.models import Agency, FeeComponent, Payment, PaymentLine, Service
 from counter.services import payments
 from float_management import services as till
 from float_management.models import Account, SessionStatus, Transfer, TransferKind
 from float_management.verify import ledger_verify
-from receipts import settlement
-from receipts.models import SettlementBatch, SettlementItem
-from receipts.settlement import (
-    BANK_KEY,
-    settlement_confirmation,
-    settlement_csv,
-    settlement_run,
+from settlement.models import SettlementBatch, SettlementItem
+from settlement.selectors import settlement_confirmation, settlement_csv
+from settlement.services import BANK_KEY, settlement_run
+from tests.scenario import (
+    BILL,
+    LICENCE,
+    a_day,
+    close_session,
+    day_is_over,
+    day_of,
+    exact_counts,
+    key,
+    passport_service,
+    pay_cash,
+    payments_of_a_day,
+    treasury,
 )
 
-# --- Helpers shared with the report tests -------------------------------------------------
-
-
-def key() -> str:
-    return uuid.uuid4().hex
-
-
-def pay_cash(agent, service, *, citizen=None, amount=None, refs=None, tendered=None):
-    return payments.payment_post_cash(
-        agent=agent,
-        service=service,
-        citizen=citizen,
-        amount=amount,
-        references=refs or {},
-        tendered=tendered or 50_000,
-        idempotency_key=key(),
-    )
-
-
-def void(payment, agent, supervisor):
-    request = payments.void_request(
-        agent=agent, payment=payment, reason="wrong service", idempotency_key=key()
-    )
-    till.request_decide(request=request, supervisor=supervisor, approve=True)
-    payment.refresh_from_db()
-    return payment
-
-
-def exact_counts(amount: int, denominations) -> dict[int, int]:
-    """The notes and coins making up `amount`, largest first (a count with no variance)."""
-    counts = {}
-    for d in sorted(denominations.values(), key=lambda d: (-d.value, d.form != "note")):
-        counts[d.pk], amount = divmod(amount, d.value)
-    assert amount == 0, "amounts in these tests are multiples of 25 piastres"
-    return counts
-
-
-def close_session(session, supervisor, denominations, *, short_by: int = 0):
-    session.account.refresh_from_db()
-    request = till.till_session_submit_count(
-        agent=session.agent,
-        session=session,
-        counts=exact_counts(session.account.balance - short_by, denominations),
-        idempotency_key=key(),
-    )
-    till.request_decide(request=request, supervisor=supervisor, approve=True)
-    session.refresh_from_db()
-    return session
-
-
-def day_of(payment):
-    return payment.created_at.astimezone(zone()).date()
-
-
-@pytest.fixture
-def day_is_over(monkeypatch):
-    """Settle today's payments as if it were tomorrow (a day is settled once it is over)."""
-    tomorrow = local_today() + timedelta(days=1)
-    monkeypatch.setattr(settlement, "local_today", lambda: tomorrow)
-    monkeypatch.setattr("receipts.forms_reports.local_today", lambda: tomorrow)
-    return tomorrow
-
-
-@pytest.fixture
-def treasury(db):
-    return Agency.objects.create(code="TREASURY", name_ar="الخزانة", name_en="Treasury")
-
-
-@pytest.fixture
-def passport_service(agency, treasury):
-    """100.00 passport fee to LOCAL + 5.00 stamp to TREASURY + 2.50 commission = 107.50."""
-    import datetime
-
-    service = Service.objects.create(
-        code="PASSPORT",
-        agency=agency,
-        budget_item="7/7/7",
-        requires_citizen=False,
-        name_ar="جواز سفر",
-        name_en="Passport",
-    )
-    schedule = FeeSchedule.objects.create(service=service, effective_from=datetime.date(2020, 1, 1))
-    for position, (code, kind, amount, to) in enumerate(
-        [
-            ("fee", "agency_fee", 10_000, None),
-            ("stamp", "stamp_duty", 500, treasury),
-            ("commission", "commission", 250, None),
-        ]
-    ):
-        FeeComponent.objects.create(
-            schedule=schedule,
-            code=code,
-            kind=kind,
-            amount=amount,
-            agency=to,
-            position=position,
-            name_ar=code,
-            name_en=code,
-        )
-    return service
-
-
-LICENCE = {"licence": "123456"}
-BILL = {"bill": "123456789012"}
-
-
-@pytest.fixture
-def payments_of_a_day(
-    agent_a, supervisor_a, fixed_service, bill_service, passport_service, citizen, open_till
-):
-    """Four payments that stand and one voided, at agent_a's till (session still open)."""
-    renewals = [pay_cash(agent_a, fixed_service, citizen=citizen, refs=LICENCE) for _ in range(2)]
-    bill = pay_cash(agent_a, bill_service, amount=12_300, refs=BILL)
-    passport = pay_cash(agent_a, passport_service)
-    voided = void(
-        pay_cash(agent_a, fixed_service, citizen=citizen, refs=LICENCE), agent_a, supervisor_a
-    )
-    return {"renewals": renewals, "bill": bill, "passport": passport, "voided": voided}
-
-
-@pytest.fixture
-def a_day(payments_of_a_day, open_till, supervisor_a, denominations):
-    """The day's payments, with the till closed and signed off."""
-    close_session(open_till, supervisor_a, denominations)
-    return payments_of_a_day
+# The scenario's fixtures (named here so pytest finds them).
+SCENARIO_FIXTURES = (a_day, day_is_over, passport_service, payments_of_a_day, treasury)
 
 
 # --- Settlement ------------------------------------------------------------------------------
@@ -273,7 +158,7 @@ def test_a_settled_payment_moved_to_another_day_is_not_settled_again(
     renewal = a_day["renewals"][0]
     # As if the payment had been stamped a day later (a clock or time zone fix).
     Payment.objects.filter(pk=renewal.pk).update(created_at=renewal.created_at + timedelta(days=1))
-    monkeypatch.setattr(settlement, "local_today", lambda: day + timedelta(days=2))
+    monkeypatch.setattr("settlement.services.local_today", lambda: day + timedelta(days=2))
 
     assert settlement_run(business_day=day + timedelta(days=1), by=head_office) == []
     assert SettlementItem.objects.filter(payment=renewal).count() == 1
@@ -621,15 +506,15 @@ def test_holidays_are_edited_in_the_admin_and_batches_only_read(rf, admin_user):
 
     from core.admin import PublicHolidayAdmin
     from core.models import PublicHoliday
-    from receipts import admin_settlement
+    from settlement import admin as settlement_admin
 
     request = rf.get("/")
     request.user = admin_user
     holidays = PublicHolidayAdmin(PublicHoliday, admin.site)
     assert holidays.has_add_permission(request) and holidays.has_change_permission(request)
     for model, model_admin in [
-        (SettlementBatch, admin_settlement.SettlementBatchAdmin),
-        (SettlementItem, admin_settlement.SettlementItemAdmin),
+        (SettlementBatch, settlement_admin.SettlementBatchAdmin),
+        (SettlementItem, settlement_admin.SettlementItemAdmin),
     ]:
         read_only = model_admin(model, admin.site)
         assert read_only.has_view_permission(request)

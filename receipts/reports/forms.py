@@ -1,4 +1,4 @@
-"""Forms of the report and settlement pages."""
+"""The form of the report pages."""
 
 from __future__ import annotations
 
@@ -18,15 +18,3 @@ class ReportDayForm(forms.Form):
 
     def clean_day(self) -> date:
         return self.cleaned_data.get("day") or local_today()
-
-
-class SettlementRunForm(forms.Form):
-    business_day = DayField(label=_("Business day to settle"))
-
-    def clean_business_day(self) -> date:
-        day = self.cleaned_data["business_day"]
-        if day >= local_today():
-            raise forms.ValidationError(
-                _("A day is settled once it is over: choose a day before today.")
-            )
-        return day

@@ -1,12 +1,12 @@
-"""Settlement in the admin: batches and items are only read (public holidays: core's admin).
+"""Settlement in the admin: batches and items are only read.
 
-Batches are written by `receipts.settlement.settlement_run` together with
+Batches are written by `settlement.services.settlement_run` together with
 their ledger transfer; changing one here would part it from the ledger.
 """
 
 from django.contrib import admin
 
-from receipts.models import SettlementBatch, SettlementItem
+from settlement.models import SettlementBatch, SettlementItem
 
 
 class _ReadOnly(admin.ModelAdmin):

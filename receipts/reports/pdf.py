@@ -27,7 +27,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from core.clock import local_now
 from core.money import format_amount
 from receipts.arabic import FONT, register_fonts, visual, wrap_visual
-from receipts.reports import DailyReport
+from receipts.reports.data import DailyReport
 
 BODY_SIZE = 9
 MARGIN = 15 * mm

@@ -9,8 +9,8 @@ from django.utils import translation
 
 from core.errors import DomainError
 from core.money import format_amount
-from receipts.models import SettlementBatch
-from receipts.settlement import settlement_run
+from settlement.models import SettlementBatch
+from settlement.services import settlement_run
 
 
 def _day(text: str) -> date:

@@ -28,20 +28,16 @@ word should anything slip past.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Subquery, Sum
+from django.db.models import Exists, OuterRef, Sum
 from django.utils.translation import gettext as _
 
 from agents.permissions import Action, can
-from core.clock import day_bounds, local_today, value_date_for, zone
+from core.clock import day_bounds, local_today, value_date_for
 from core.errors import InvalidState, NotAllowed
-from core.money import format_amount
 from core.retry import retry_on_conflict
 from counter.models import Agency, PaymentLine
 from float_management.ledger import account_for, transfer_post
@@ -53,23 +49,14 @@ from float_management.models import (
     TillSession,
     TransferKind,
 )
-from receipts.models import SettlementBatch, SettlementItem
+from settlement.models import SettlementBatch, SettlementItem
+from settlement.selectors import settlement_batches_of
 
 BANK_KEY = "bank:head-office"
-CSV_HEADER = ["reference", "service_code", "budget_item", "amount_egp", "branch_code", "paid_at"]
-CONTROL = "CONTROL"
 
 
 def bank_account() -> Account:
     return account_for(AccountKind.BANK, BANK_KEY)
-
-
-def settlement_batches_of(business_day: date) -> list[SettlementBatch]:
-    return list(
-        SettlementBatch.objects.filter(business_day=business_day)
-        .select_related("agency", "created_by")
-        .order_by("agency__code")
-    )
 
 
 def _check_day_is_closed(business_day: date) -> None:
@@ -245,88 +232,3 @@ def settlement_run(*, business_day: date, by, idempotent: bool = True) -> list[S
         if not existing:
             raise
         return already_settled(existing)
-
-
-# --- The settlement file and the confirmation ---------------------------------------
-
-
-def _egp(piastres: int) -> str:
-    """ "1234.50": two decimals, no thousands separator (a bank's import reads it)."""
-    return format_amount(piastres).replace(",", "")
-
-
-def settlement_csv(batch: SettlementBatch) -> str:
-    """The batch's settlement file: a header, one line per payment, a control line.
-
-    Columns: reference, service_code, budget_item, amount_egp, branch_code,
-    paid_at (ISO 8601 in Cairo). The last line is
-    ``CONTROL,<number of payments>,,<total>,,`` — the total under amount_egp.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    count = total = 0
-    # The service code the payment was posted under (a line's), not the service's code today.
-    posted_code = PaymentLine.objects.filter(
-        payment_id=OuterRef("payment_id"), agency_id=OuterRef("agency_id")
-    ).values("service_code")[:1]
-    items = (
-        batch.items.select_related("payment__service", "payment__branch")
-        .annotate(service_code=Subquery(posted_code))
-        .order_by("payment__created_at", "payment_id")
-    )
-    for item in items:
-        payment = item.payment
-        writer.writerow(
-            [
-                payment.reference,
-                item.service_code,
-                payment.service.budget_item,
-                _egp(item.amount),
-                payment.branch.code,
-                payment.created_at.astimezone(zone()).isoformat(timespec="seconds"),
-            ]
-        )
-        count += 1
-        total += item.amount
-    if (count, total) != (batch.items_count, batch.total):
-        raise InvalidState(_("This batch's items do not match its total; the file was not made."))
-    writer.writerow([CONTROL, str(count), "", _egp(total), "", ""])
-    return out.getvalue()
-
-
-def settlement_csv_filename(batch: SettlementBatch) -> str:
-    return f"settlement-{batch.agency.code}-{batch.business_day.isoformat()}.csv"
-
-
-@dataclass(frozen=True)
-class SettlementConfirmation:
-    """What an agency is told: which batch, paid when, how much, for how many payments."""
-
-    batch_id: int
-    agency_code: str
-    agency_name_ar: str
-    agency_name_en: str
-    business_day: date
-    value_date: date
-    total: int  # piastres
-    items_count: int
-    transfer_id: int | None
-    settled_by: str
-    settled_at: datetime
-
-
-def settlement_confirmation(batch: SettlementBatch) -> SettlementConfirmation:
-    return SettlementConfirmation(
-        batch_id=batch.pk,
-        agency_code=batch.agency.code,
-        agency_name_ar=batch.agency.name_ar,
-        agency_name_en=batch.agency.name_en,
-        business_day=batch.business_day,
-        value_date=batch.value_date,
-        total=batch.total,
-        items_count=batch.items_count,
-        transfer_id=batch.transfer_id,
-        settled_by=batch.created_by.get_full_name() or batch.created_by.get_username(),
-        settled_at=batch.created_at,
-    )

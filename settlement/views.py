@@ -1,0 +1,109 @@
+"""Head office's settlement pages: the batches, the form to settle a day, each batch's files.
+
+Head office and auditors read them; only head office settles.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from agents.permissions import Action, can, national_only, require
+from core.errors import DomainError
+from settlement import selectors, services
+from settlement.forms import SettlementRunForm
+from settlement.models import SettlementBatch
+
+
+def _settlement_list_response(
+    request: HttpRequest, form: SettlementRunForm | None = None
+) -> HttpResponse:
+    agency = request.GET.get("agency", "")  # one agency's confirmations, latest first
+    may_settle = can(request.user, Action.SETTLE)
+    return render(
+        request,
+        "settlement/list.html",
+        {
+            "batches": selectors.settlement_batches(agency_code=agency)[:200],
+            "agency": agency,
+            "may_settle": may_settle,
+            "form": (form or SettlementRunForm()) if may_settle else None,
+        },
+    )
+
+
+@require_GET
+@national_only
+def settlement_list(request: HttpRequest) -> HttpResponse:
+    """The latest batches; head office also gets the form to settle a day."""
+    return _settlement_list_response(request)
+
+
+def _announce(request: HttpRequest, day: date, batches: list[SettlementBatch]) -> None:
+    if batches:
+        messages.success(
+            request,
+            _("%(day)s is settled: %(count)s agency batches, value date %(value)s.")
+            % {
+                "day": day.isoformat(),
+                "count": len(batches),
+                "value": batches[0].value_date.isoformat(),
+            },
+        )
+    else:
+        messages.success(
+            request,
+            _("Nothing to settle on %(day)s: no payments owed to an agency.")
+            % {"day": day.isoformat()},
+        )
+
+
+@require_POST
+@require(Action.SETTLE)
+def settlement_run(request: HttpRequest) -> HttpResponse:
+    form = SettlementRunForm(request.POST)
+    if form.is_valid():
+        day = form.cleaned_data["business_day"]
+        try:
+            batches = services.settlement_run(business_day=day, by=request.user)
+        except DomainError as error:
+            form.add_error(None, str(error))
+        else:
+            _announce(request, day, batches)
+            return redirect("settlement_list")
+    return _settlement_list_response(request, form)
+
+
+def _batch_or_404(pk: int) -> SettlementBatch:
+    return get_object_or_404(selectors.settlement_batches(), pk=pk)
+
+
+@never_cache
+@require_GET
+@national_only
+def settlement_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _batch_or_404(pk)
+    response = HttpResponse(selectors.settlement_csv(batch), content_type="text/csv")
+    response["Content-Type"] = "text/csv; charset=utf-8"
+    response["Content-Disposition"] = (
+        f'attachment; filename="{selectors.settlement_csv_filename(batch)}"'
+    )
+    return response
+
+
+@require_GET
+@national_only
+def settlement_confirmation(request: HttpRequest, pk: int) -> HttpResponse:
+    """The confirmation for the agency: batch, value date, total, count (printable)."""
+    batch = _batch_or_404(pk)
+    return render(
+        request,
+        "settlement/confirmation.html",
+        {"batch": batch, "confirmation": selectors.settlement_confirmation(batch)},
+    )
