@@ -51,6 +51,7 @@ _consumer_loop: asyncio.AbstractEventLoop | None = None
 _private_loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
 pushes_sent = 0  # for tests and benchmarks
+_in_flight = 0  # pushes started and not finished, in this process
 
 
 def _alive(loop: asyncio.AbstractEventLoop | None) -> bool:
@@ -146,8 +147,17 @@ async def _listened(layer: BaseChannelLayer, groups: list[str]) -> set[str]:
     return set(groups)
 
 
+def busy() -> bool:
+    """A push of this process is due or under way (tests wait for the boards to be quiet)."""
+    with _loop_lock:
+        loops = list(_states.values())
+    return _in_flight > 0 or any(
+        state.timer is not None for states in loops for state in list(states.values())
+    )
+
+
 async def _push(base: str) -> None:
-    global pushes_sent
+    global pushes_sent, _in_flight
     layer = get_channel_layer()
     try:
         variants = _variants(base)
@@ -161,6 +171,8 @@ async def _push(base: str) -> None:
         pushes_sent += 1
     except Exception:
         logger.exception("dashboard push to %s failed", base)
+    finally:
+        _in_flight -= 1
 
 
 def _gate_open(base: str) -> bool:
@@ -178,9 +190,11 @@ def _schedule(base: str) -> None:
     state = _states.setdefault(loop, {}).setdefault(base, _GroupState())
     if state.timer is not None:
         return  # a trailing push is already due; it will carry the latest figures
+    global _in_flight
     wait = state.last + WINDOW - loop.time()
     if wait <= 0 and _gate_open(base):
         state.last = loop.time()
+        _in_flight += 1  # until _push ends: busy() from now on
         loop.create_task(_push(base))
         return
 
