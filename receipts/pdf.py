@@ -36,6 +36,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from core.clock import local_time
 from core.money import format_amount
+from counter import methods
 from receipts.arabic import FONT, register_fonts, visual, wrap_visual
 from receipts.data import ReceiptData
 from receipts.words import amount_in_words
@@ -678,8 +679,8 @@ def _compose(data: ReceiptData, layout: _Layout) -> list[_Block]:
     out.sides(amount_in_words(total_words, "en"), amount_in_words(total_words, "ar"), size=small)
 
     out.rule()
-    method = ("Card", "بطاقة") if data.method == "card" else ("Cash", "نقدًا")
-    out.pair("Payment method", "طريقة الدفع", f"{method[0]} / {method[1]}")
+    method_en, method_ar = methods.get(data.method).receipt_labels()
+    out.pair("Payment method", "طريقة الدفع", f"{method_en} / {method_ar}")
     if data.card_masked:
         out.pair("Card", "البطاقة", data.card_masked)
     for en, ar, amount in settle:

@@ -157,6 +157,10 @@ def all() -> list[PaymentMethod]:
     return list(_registry.values())
 
 
+def registered_keys() -> list[str]:
+    return list(_registry)
+
+
 def choices() -> list[tuple[str, Label]]:
     """(key, label) of every method: Payment.method's choices and the form's radios."""
     return [(method.key, method.label) for method in _registry.values()]
