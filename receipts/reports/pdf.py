@@ -27,6 +27,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from core.clock import local_now
 from core.money import format_amount
 from receipts.arabic import FONT, register_fonts, visual, wrap_visual
+from receipts.pdf.fonts import render_lock
 from receipts.reports.data import DailyReport
 
 BODY_SIZE = 9
@@ -210,5 +211,6 @@ def daily_report_pdf(report: DailyReport) -> bytes:
             footer=("", _("Total"), "", _money(report.agencies_total)),
         )
     )
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    with render_lock:  # the font's subsets are shared with the receipts
+        doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
