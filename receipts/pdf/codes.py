@@ -22,6 +22,15 @@ def code128_modules(reference: str) -> str:
 # come from a cached generator, the symbol is laid out once, each mask is an
 # XOR over its data modules, the penalties are counted with bit operations,
 # and only the format information is laid out again for the best mask.
+#
+# Measured again when the package was split (1,000 verification URLs of the
+# bench's length, each its own; a shared 2-core machine): the symbol alone
+# takes 0.73 ms here, 6.4 ms with reportlab's encoder (what its QrCodeWidget
+# computes; drawn as the widget's own rectangles, about 20 ms), 3.8 ms with
+# segno 1.6.6 and 4.8 ms with qrcode 8.2; a whole roll receipt, median 4.7 ms
+# here against 11.1, 8.2 and 9.0 ms. So the encoder stays; tests/receipts
+# check it against reportlab's codewords and a plain ISO/IEC 18004 penalty,
+# and that zbarimg reads it off the rendered page.
 
 _GF_EXP = [0] * 512  # GF(256) with the QR polynomial x^8 + x^4 + x^3 + x^2 + 1
 _GF_LOG = [0] * 256
