@@ -113,6 +113,10 @@ class PaymentMethod:
         """In the transaction, the session locked: the account debited with `total`."""
         raise NotImplementedError
 
+    def void_redirect(self, payment: Payment) -> dict[int, Account]:
+        """For a void: account id -> the account that gets the refund instead (none: as paid)."""
+        return {}
+
     def receipt_labels(self) -> tuple[str, str]:
         """(English, Arabic) of `receipt_label`, as the receipt prints them side by side."""
         labels = _receipt_labels.get(self)

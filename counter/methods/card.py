@@ -63,3 +63,10 @@ class PrepaidCardMethod(PaymentMethod):
         return Source(
             card.account, {"card": card, "card_balance_after": card.account.balance - total}
         )
+
+    def void_redirect(self, payment):
+        # A card replaced since it paid is blocked: the refund goes to the card in use now.
+        live = card_services.card_live_replacement(payment.card_id)
+        if live.pk == payment.card_id:
+            return {}
+        return {payment.card.account_id: live.account}

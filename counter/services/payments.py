@@ -24,7 +24,6 @@ from counter.checkdigit import new_reference
 from counter.errors import CitizenRequired
 from counter.methods import PaymentMethod
 from counter.models import Citizen, Payment, PaymentLine, Service
-from counter.services import cards as card_services
 from counter.services.catalog import (
     Quote,
     catalog_forget_uncommitted,
@@ -300,7 +299,7 @@ def void_request(*, agent: User, payment: Payment, reason: str, idempotency_key:
 
 
 def _approve_void(request: Request, supervisor: User, **_kwargs: object) -> Transfer:
-    """Reverse the payment's transfer: cash leaves the till, or goes back onto the card."""
+    """Reverse the payment's transfer: the money goes back where its method took it from."""
     if request.session.status != SessionStatus.OPEN:
         raise InvalidState(_("Voids are approved only while the session is open."))
     payment = (
@@ -310,19 +309,13 @@ def _approve_void(request: Request, supervisor: User, **_kwargs: object) -> Tran
     )
     if payment.is_voided:
         raise InvalidState(_("This payment is already voided."))
-    redirect = {}
-    if payment.card_id is not None:
-        # A card replaced since it paid is blocked: the refund goes to the card in use now.
-        live = card_services.card_live_replacement(payment.card_id)
-        if live.pk != payment.card_id:
-            redirect[payment.card.account_id] = live.account
     reversal = transfer_reverse(
         transfer=payment.transfer,
         created_by=supervisor,
         kind=TransferKind.VOID,
         memo=payment.reference,
         session=request.session,  # locked by request_decide
-        redirect=redirect,
+        redirect=methods.get(payment.method).void_redirect(payment),
     )
     payment.void(reversal=reversal)
     return reversal
