@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -85,15 +86,19 @@ def _pay_page(request: HttpRequest, form: PaymentForm) -> HttpResponse:
 
 
 def _confirm_page(
-    request: HttpRequest, form: PaymentForm, confirmation=None, error: str = ""
+    request: HttpRequest,
+    form: PaymentForm,
+    confirmation: forms.Form | None = None,
+    error: str = "",
 ) -> HttpResponse:
     """What the citizen will pay, with what the method asks on confirming (a card's PIN)."""
+    payment = form.payment()
     try:
-        quote = payment_services.payment_quote(**form.payment())
+        quote = payment_services.payment_quote(**payment)
     except (DomainError, ValidationError) as refused:
         _show_error(form, refused)
         return _pay_page(request, form)
-    method, tender = form.chosen_method(), form.payment()["tender"]
+    method, tender = form.chosen_method(), payment["tender"]
     context = {
         "service": form.service,
         "citizen": form.citizen,
@@ -108,7 +113,9 @@ def _confirm_page(
     return render(request, "counter/payments/confirm.html", context)
 
 
-def _refused(request: HttpRequest, form: PaymentForm, error) -> HttpResponse:
+def _refused(
+    request: HttpRequest, form: PaymentForm, error: DomainError | ValidationError
+) -> HttpResponse:
     """A refused confirmation: on the confirmation again, or on step one if a field is wrong."""
     if isinstance(error, DomainError) and getattr(error, "field", None) is None:
         return _confirm_page(request, form, error=str(error))
