@@ -23,6 +23,7 @@ from django.utils.translation import override
 
 if TYPE_CHECKING:
     from django import forms
+    from django.contrib.auth.models import User
 
     from counter.models import Payment
     from float_management.models import Account, TillSession
@@ -100,7 +101,7 @@ class PaymentMethod:
         """What of the tender makes a retried request the same request (idempotency)."""
         return {}
 
-    def check(self, *, agent, tender: Mapping[str, Any]) -> None:
+    def check(self, *, agent: User, tender: Mapping[str, Any]) -> None:
         """Before the payment's transaction: a check that must count even if the payment fails."""
 
     def lock(self, tender: Mapping[str, Any]) -> Any:

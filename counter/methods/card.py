@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -11,6 +13,9 @@ from core.money import format_amount
 from counter.forms.fields import PinField
 from counter.methods import PaymentMethod, ReportColumn, Row, Source
 from counter.services import cards as card_services
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class PrepaidCardMethod(PaymentMethod):
@@ -47,7 +52,7 @@ class PrepaidCardMethod(PaymentMethod):
     def payload(self, tender):
         return {"card": tender["card_number"]}
 
-    def check(self, *, agent, tender) -> None:
+    def check(self, *, agent: User, tender) -> None:
         # In a transaction of its own: a wrong PIN counts even though the payment fails.
         card_services.card_check_pin(
             card_number=tender["card_number"],

@@ -59,7 +59,7 @@ def _check_citizen(service: Service, citizen: Citizen | None) -> None:
 
 def _post(
     *,
-    agent,
+    agent: User,
     service: Service,
     citizen: Citizen | None,
     amount: int | None,
@@ -131,7 +131,13 @@ def _forgetting_new_accounts_on_failure() -> Iterator[None]:
         raise
 
 
-def _payload(agent, service, citizen, amount, references) -> dict:
+def _payload(
+    agent: User,
+    service: Service,
+    citizen: Citizen | None,
+    amount: int | None,
+    references: Mapping[str, str],
+) -> dict[str, object]:
     return {
         "agent": agent.pk,
         "service": service.pk,
@@ -165,7 +171,7 @@ def payment_quote(
 @retry_on_conflict
 def payment_post(
     *,
-    agent,
+    agent: User,
     service: Service,
     citizen: Citizen | None,
     amount: int | None,
@@ -208,7 +214,7 @@ def payment_post(
 
 def payment_post_cash(
     *,
-    agent,
+    agent: User,
     service: Service,
     citizen: Citizen | None,
     amount: int | None,
@@ -231,7 +237,7 @@ def payment_post_cash(
 
 def payment_post_card(
     *,
-    agent,
+    agent: User,
     service: Service,
     citizen: Citizen | None,
     amount: int | None,
