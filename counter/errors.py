@@ -1,6 +1,6 @@
 """Errors of the counter's work, on top of the ledger's."""
 
-from core.errors import DomainError
+from core.errors import DomainError, InvalidAmount
 
 
 class WrongPin(DomainError):
@@ -13,3 +13,9 @@ class CardUnusable(DomainError):
 
 class CitizenRequired(DomainError):
     pass
+
+
+class ShortTender(InvalidAmount):
+    """Less money handed over than the total: shown next to the field it was typed in."""
+
+    field = "tendered"

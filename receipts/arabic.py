@@ -32,7 +32,7 @@ def register_fonts() -> None:
 
     Parsing the TTF takes tens of milliseconds; the registry is global, so the
     parsed face serves every later document. (The package's Amiri-Bold.ttf is
-    not used: see receipts.pdf on bold.)
+    not used: see receipts.pdf.layout on bold.)
     """
     font = resources.files("fontpkg_amiri") / "files" / "Amiri-Regular.ttf"
     with resources.as_file(font) as path:

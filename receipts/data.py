@@ -28,7 +28,7 @@ class ReceiptData:
     issued_at: datetime  # aware; drawn in Africa/Cairo
     total: int  # piastres
     verify_url: str  # absolute URL with the signed token (QR)
-    method: str = "cash"  # "cash" or "card"
+    method: str = "cash"  # a payment method's key (counter.methods): it names itself
     citizen_name: str | None = None
     national_id_masked: str | None = None
     service_ar: str = ""

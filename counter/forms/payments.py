@@ -1,46 +1,38 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from agents.fields import DigitsField
-from counter.models import Payment, Service
+from counter import methods
+from counter.forms.fields import PinField
+from counter.methods import PaymentMethod
+from counter.models import Citizen, Service
 from float_management.forms import KeyedForm, MoneyField
 
 
-class PinField(DigitsField):
-    """A card PIN: ASCII digits once normalised (the service checks there are four).
+class PaymentForm(KeyedForm):
+    """Step one of a payment: reference fields, amount, how the citizen pays.
 
-    str.isdigit() also takes "²" or "१", which no PIN pad types: a PIN made of
-    them could be set here and never typed again.
+    Each payment method (counter.methods) brings its own fields and says which
+    of them it needs; what it asks on the confirmation is `confirmation()`.
     """
 
-    def validate(self, value: str) -> None:
-        super().validate(value)
-        if value and not (value.isascii() and value.isdigit()):
-            raise ValidationError(_("The PIN is 4 digits."), code="invalid")
-
-
-class PaymentForm(KeyedForm):
-    """Step one of a payment: reference fields, amount, how the citizen pays."""
-
     method = forms.ChoiceField(
-        label=_("Payment method"),
-        choices=Payment.Method.choices,
-        initial=Payment.Method.CASH,
-        widget=forms.RadioSelect,
+        label=_("Payment method"), choices=methods.choices, widget=forms.RadioSelect
     )
-    tendered = MoneyField(label=_("Cash tendered (EGP)"), required=False)
-    card_number = DigitsField(label=_("Card number"), required=False, max_length=24)
     # The citizen's signed token (counter.citizen_links), never their id.
     citizen = forms.CharField(widget=forms.HiddenInput, required=False, max_length=100)
 
-    def __init__(self, *args: Any, service: Service, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, service: Service, citizen: Citizen | None = None, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("initial", {"citizen": citizen.token if citizen else ""})
         super().__init__(*args, **kwargs)
-        self.service = service
+        self.service, self.citizen = service, citizen
         fields: dict[str, forms.Field] = {}
         for ref in service.reference_fields.all():
             field = forms.CharField(
@@ -50,24 +42,38 @@ class PaymentForm(KeyedForm):
             fields[f"ref_{ref.code}"] = field
         if service.amount_kind == Service.AmountKind.VARIABLE:
             fields["amount"] = MoneyField(label=_("Amount due (EGP)"))
-        # In the order they are typed: references, amount, then the cash handed over
-        # (cash is the default method, so the agent never has to touch the radio).
-        order = ["tendered", "method", "card_number", "idempotency_key", "citizen"]
-        self.fields = {**fields, **{name: self.fields[name] for name in order}}
-        self.fields["card_number"].widget.attrs.update(
-            {"inputmode": "numeric", "dir": "ltr", "autocomplete": "off"}
-        )
-        first = next(iter(self.fields.values()))
-        first.widget.attrs["autofocus"] = True
+        # In the order they are typed: references, amount, then the first method's own
+        # fields (the cash handed over: cash is the default method, so the agent never
+        # has to touch the radio), the radio, and the other methods' fields.
+        first, *others = methods.all()
+        self.fields["method"].initial = first.key
+        self.fields = {
+            **fields,
+            **first.fields(),
+            "method": self.fields["method"],
+            **{name: f for other in others for name, f in other.fields().items()},
+            "idempotency_key": self.fields["idempotency_key"],
+            "citizen": self.fields["citizen"],
+        }
+        first_field = next(iter(self.fields.values()))
+        first_field.widget.attrs["autofocus"] = True
 
     def clean(self):
         data = super().clean()
-        method = data.get("method")
-        if method == Payment.Method.CASH and not data.get("tendered"):
-            self.add_error("tendered", _("Enter the cash the citizen hands over."))
-        if method == Payment.Method.CARD and not data.get("card_number"):
-            self.add_error("card_number", _("Enter the card number."))
+        if data.get("method"):
+            for name, message in methods.get(data["method"]).required.items():
+                if data.get(name) in (None, ""):
+                    self.add_error(name, message)
         return data
+
+    def chosen_method(self) -> PaymentMethod:
+        return methods.get(self.cleaned_data["method"])
+
+    def confirmation(self, data: Mapping[str, Any] | None = None) -> forms.Form:
+        """The chosen method's confirmation fields (a card's PIN) as a form of their own."""
+        form = forms.Form(data)
+        form.fields = self.chosen_method().confirm_fields()
+        return form
 
     def references(self) -> dict[str, str]:
         return {
@@ -75,6 +81,23 @@ class PaymentForm(KeyedForm):
             for name, value in self.cleaned_data.items()
             if name.startswith("ref_")
         }
+
+    def payment(self, confirmed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The keywords of `payment_quote`, with `confirmed` those of `payment_post` too."""
+        method = self.chosen_method()
+        tender = {name: self.cleaned_data[name] for name in method.fields()}
+        kwargs = {
+            "service": self.service,
+            "citizen": self.citizen,
+            "amount": self.cleaned_data.get("amount"),
+            "references": self.references(),
+            "method": method.key,
+            "tender": tender,
+        }
+        if confirmed is not None:
+            tender.update(confirmed)
+            kwargs["idempotency_key"] = self.cleaned_data["idempotency_key"]
+        return kwargs
 
 
 class PinForm(forms.Form):

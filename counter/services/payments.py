@@ -1,7 +1,8 @@
 """Taking payments for government services, and voiding them with a supervisor.
 
-A payment is one ledger transfer: cash into the till (or the card's balance
-down) against every fee component's own account. The idempotency key is made
+A payment is one ledger transfer: the total from the account of its method
+(counter.methods: cash into the till, the card's balance down) against every
+fee component's own account. The idempotency key is made
 when the form is rendered, so a double click, a reload or a retried request
 gives the same payment, never two.
 """
@@ -10,20 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from agents.permissions import scope_of
 from core.clock import local_today
-from core.errors import InvalidAmount, InvalidState
+from core.errors import InvalidState
 from core.retry import retry_on_conflict
+from counter import methods
 from counter.checkdigit import new_reference
 from counter.errors import CitizenRequired
-from counter.models import Citizen, Payment, PaymentLine, PrepaidCard, Service
-from counter.services import cards as card_services
+from counter.methods import PaymentMethod
+from counter.models import Citizen, Payment, PaymentLine, Service
 from counter.services.catalog import (
+    Quote,
     catalog_forget_uncommitted,
     component_account_id,
     references_clean,
@@ -32,7 +34,7 @@ from counter.services.catalog import (
 from float_management import services as till
 from float_management import signals
 from float_management.idempotency import run_once
-from float_management.ledger import check_amount, transfer_post, transfer_reverse
+from float_management.ledger import transfer_post, transfer_reverse
 from float_management.models import (
     Account,
     Request,
@@ -57,28 +59,22 @@ def _check_citizen(service: Service, citizen: Citizen | None) -> None:
 
 def _post(
     *,
-    agent,
+    agent: User,
     service: Service,
     citizen: Citizen | None,
     amount: int | None,
     references: Mapping[str, str],
-    method: str,
-    tendered: int | None = None,
-    card: PrepaidCard | None = None,
+    method: PaymentMethod,
+    tender: Mapping[str, Any],
+    held: Any,
 ) -> Payment:
     session = till.till_session_open_locked(agent)
     _check_citizen(service, citizen)
     quote = service_quote(service=service, amount=amount, day=local_today())
     cleaned = references_clean(service=service, data=references)
-    if method == Payment.Method.CASH:
-        till.ensure_cash_intake_allowed(session)
-        check_amount(tendered)
-        if tendered < quote.total:
-            raise InvalidAmount(_("The cash tendered is less than the total."))
-        source = session.account
-    else:
-        source = card.account
-    legs = [(source, quote.total)]
+    # The method's account pays the total; each fee component's account is credited.
+    source = method.source(session=session, tender=tender, held=held, total=quote.total)
+    legs = [(source.account, quote.total)]
     legs += [
         (Account(pk=component_account_id(component, service, session.branch)), -line)
         for component, line in quote.lines
@@ -99,14 +95,11 @@ def _post(
         citizen=citizen,
         service=service,
         schedule=quote.schedule,
-        method=method,
-        card=card,
+        method=method.key,
         total=quote.total,
-        tendered=tendered if method == Payment.Method.CASH else None,
-        change=tendered - quote.total if method == Payment.Method.CASH else None,
-        card_balance_after=None if card is None else card.account.balance - quote.total,
         references=cleaned,
         transfer=transfer,
+        **source.fields,
     )
     # Each line keeps what it credited (the account ids come from memory: the legs above
     # looked them up), so settlement and reports never work it out from a later catalog.
@@ -138,7 +131,13 @@ def _forgetting_new_accounts_on_failure() -> Iterator[None]:
         raise
 
 
-def _payload(agent, service, citizen, amount, references) -> dict:
+def _payload(
+    agent: User,
+    service: Service,
+    citizen: Citizen | None,
+    amount: int | None,
+    references: Mapping[str, str],
+) -> dict[str, object]:
     return {
         "agent": agent.pk,
         "service": service.pk,
@@ -148,10 +147,74 @@ def _payload(agent, service, citizen, amount, references) -> dict:
     }
 
 
+def payment_quote(
+    *,
+    service: Service,
+    citizen: Citizen | None,
+    amount: int | None,
+    references: Mapping[str, str],
+    method: str,
+    tender: Mapping[str, Any],
+) -> Quote:
+    """What the payment will cost, refused for the reasons its posting would refuse it.
+
+    Posts nothing: the confirmation shows it, then `payment_post` checks it all again
+    under the till's lock.
+    """
+    quote = service_quote(service=service, amount=amount, day=local_today())
+    references_clean(service=service, data=references)
+    _check_citizen(service, citizen)
+    methods.get(method).check_total(tender, quote.total)
+    return quote
+
+
 @retry_on_conflict
+def payment_post(
+    *,
+    agent: User,
+    service: Service,
+    citizen: Citizen | None,
+    amount: int | None,
+    references: Mapping[str, str],
+    method: str,
+    tender: Mapping[str, Any],
+    idempotency_key: str,
+) -> Payment:
+    """Take a payment for `service` by `method` (a key of counter.methods) and its tender.
+
+    The method checks what must count even when the payment fails (a card's
+    PIN) before the transaction, then locks what it pays from.
+    """
+    paying = methods.get(method)
+    paying.check(agent=agent, tender=tender)
+
+    def work() -> Payment:
+        held = paying.lock(tender)
+        return _post(
+            agent=agent,
+            service=service,
+            citizen=citizen,
+            amount=amount,
+            references=references,
+            method=paying,
+            tender=tender,
+            held=held,
+        )
+
+    payload = {**_payload(agent, service, citizen, amount, references), **paying.payload(tender)}
+    with _forgetting_new_accounts_on_failure(), transaction.atomic():
+        return run_once(
+            key=idempotency_key,
+            action=f"payment_{paying.key}",
+            payload=payload,
+            work=work,
+            load=lambda pk: Payment.objects.get(pk=pk),
+        )
+
+
 def payment_post_cash(
     *,
-    agent,
+    agent: User,
     service: Service,
     citizen: Citizen | None,
     amount: int | None,
@@ -160,28 +223,21 @@ def payment_post_cash(
     idempotency_key: str,
 ) -> Payment:
     """Take cash for `service`; change due is tendered − total."""
-    with _forgetting_new_accounts_on_failure(), transaction.atomic():
-        return run_once(
-            key=idempotency_key,
-            action="payment_cash",
-            payload={**_payload(agent, service, citizen, amount, references), "tendered": tendered},
-            work=lambda: _post(
-                agent=agent,
-                service=service,
-                citizen=citizen,
-                amount=amount,
-                references=references,
-                method=Payment.Method.CASH,
-                tendered=tendered,
-            ),
-            load=lambda pk: Payment.objects.get(pk=pk),
-        )
+    return payment_post(
+        agent=agent,
+        service=service,
+        citizen=citizen,
+        amount=amount,
+        references=references,
+        method="cash",
+        tender={"tendered": tendered},
+        idempotency_key=idempotency_key,
+    )
 
 
-@retry_on_conflict
 def payment_post_card(
     *,
-    agent,
+    agent: User,
     service: Service,
     citizen: Citizen | None,
     amount: int | None,
@@ -191,30 +247,16 @@ def payment_post_card(
     idempotency_key: str,
 ) -> Payment:
     """Charge a prepaid card (PIN checked first; wrong PINs count even though this fails)."""
-    card_services.card_check_pin(
-        card_number=card_number, pin=pin, branch_id=scope_of(agent).branch_id
+    return payment_post(
+        agent=agent,
+        service=service,
+        citizen=citizen,
+        amount=amount,
+        references=references,
+        method="card",
+        tender={"card_number": card_number, "pin": pin},
+        idempotency_key=idempotency_key,
     )
-
-    def work() -> Payment:
-        card = card_services.card_usable_locked(card_number)
-        return _post(
-            agent=agent,
-            service=service,
-            citizen=citizen,
-            amount=amount,
-            references=references,
-            method=Payment.Method.CARD,
-            card=card,
-        )
-
-    with _forgetting_new_accounts_on_failure(), transaction.atomic():
-        return run_once(
-            key=idempotency_key,
-            action="payment_card",
-            payload={**_payload(agent, service, citizen, amount, references), "card": card_number},
-            work=work,
-            load=lambda pk: Payment.objects.get(pk=pk),
-        )
 
 
 # --- Voids ----------------------------------------------------------------------------
@@ -263,7 +305,7 @@ def void_request(*, agent: User, payment: Payment, reason: str, idempotency_key:
 
 
 def _approve_void(request: Request, supervisor: User, **_kwargs: object) -> Transfer:
-    """Reverse the payment's transfer: cash leaves the till, or goes back onto the card."""
+    """Reverse the payment's transfer: the money goes back where its method took it from."""
     if request.session.status != SessionStatus.OPEN:
         raise InvalidState(_("Voids are approved only while the session is open."))
     payment = (
@@ -273,19 +315,13 @@ def _approve_void(request: Request, supervisor: User, **_kwargs: object) -> Tran
     )
     if payment.is_voided:
         raise InvalidState(_("This payment is already voided."))
-    redirect = {}
-    if payment.card_id is not None:
-        # A card replaced since it paid is blocked: the refund goes to the card in use now.
-        live = card_services.card_live_replacement(payment.card_id)
-        if live.pk != payment.card_id:
-            redirect[payment.card.account_id] = live.account
     reversal = transfer_reverse(
         transfer=payment.transfer,
         created_by=supervisor,
         kind=TransferKind.VOID,
         memo=payment.reference,
         session=request.session,  # locked by request_decide
-        redirect=redirect,
+        redirect=methods.get(payment.method).void_redirect(payment),
     )
     payment.void(reversal=reversal)
     return reversal

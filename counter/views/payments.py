@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -12,9 +13,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from agents.permissions import Action, get_scoped_or_404, require
-from core.clock import local_today
 from core.digits import normalize_digits
 from core.errors import DomainError
+from counter import methods
 from counter.errors import CardUnusable
 from counter.forms.payments import (
     CardIssueForm,
@@ -23,18 +24,21 @@ from counter.forms.payments import (
     CardTopUpForm,
     CardUnlockForm,
     PaymentForm,
-    PinForm,
     VoidForm,
 )
 from counter.models import Citizen, Payment, PrepaidCard, Service
 from counter.services import cards as card_services
 from counter.services import payments as payment_services
-from counter.services.catalog import references_clean, service_quote
 from counter.services.citizens import otp_send_to_bound_mobile
 from counter.views.citizens import citizen_from_token, citizen_link_gone
 from float_management.selectors import session_active_for
 
 _ISSUED_CARD = "counter.issued_card"  # session key: the card just issued, shown once
+_PAYABLE = (
+    Service.objects.filter(is_active=True)
+    .select_related("agency")
+    .prefetch_related("reference_fields")
+)
 
 
 class _CitizenLinkGone(Exception):
@@ -68,67 +72,80 @@ def _add_errors(form, error: ValidationError) -> None:
         form.add_error(None, error.messages[0])
 
 
+def _show_error(form: PaymentForm, error: DomainError | ValidationError) -> None:
+    """A refusal next to the field it names (a reference, the cash tendered), else on top."""
+    if isinstance(error, ValidationError):
+        _add_errors(form, error)
+    else:
+        form.add_error(getattr(error, "field", None), str(error))
+
+
+def _pay_page(request: HttpRequest, form: PaymentForm) -> HttpResponse:
+    context = {"service": form.service, "citizen": form.citizen, "form": form}
+    return render(request, "counter/payments/pay.html", context)
+
+
+def _confirm_page(
+    request: HttpRequest,
+    form: PaymentForm,
+    confirmation: forms.Form | None = None,
+    error: str = "",
+) -> HttpResponse:
+    """What the citizen will pay, with what the method asks on confirming (a card's PIN)."""
+    payment = form.payment()
+    try:
+        quote = payment_services.payment_quote(**payment)
+    except (DomainError, ValidationError) as refused:
+        _show_error(form, refused)
+        return _pay_page(request, form)
+    method, tender = form.chosen_method(), payment["tender"]
+    context = {
+        "service": form.service,
+        "citizen": form.citizen,
+        "form": form,
+        "method": method,
+        "quote": quote,
+        "change": method.change(tender, quote.total),
+        "rows": method.confirm_rows(tender, quote.total),
+        "confirmation": form.confirmation() if confirmation is None else confirmation,
+        "error": error,
+    }
+    return render(request, "counter/payments/confirm.html", context)
+
+
+def _refused(
+    request: HttpRequest, form: PaymentForm, error: DomainError | ValidationError
+) -> HttpResponse:
+    """A refused confirmation: on the confirmation again, or on step one if a field is wrong."""
+    if isinstance(error, DomainError) and getattr(error, "field", None) is None:
+        return _confirm_page(request, form, error=str(error))
+    _show_error(form, error)
+    return _pay_page(request, form)
+
+
 @require_http_methods(["GET", "POST"])
 @require(Action.OPERATE_COUNTER)
 def pay(request: HttpRequest, code: str) -> HttpResponse:
-    service = get_object_or_404(
-        Service.objects.select_related("agency").prefetch_related("reference_fields"),
-        code=code,
-        is_active=True,
-    )
+    """Step one (details: the confirmation shown), then the confirmation (posted, printed)."""
+    service = get_object_or_404(_PAYABLE, code=code)
     try:
         citizen = _citizen_from(request)
     except _CitizenLinkGone:
         return citizen_link_gone(request)
-    form = PaymentForm(
-        request.POST or None, service=service, initial={"citizen": citizen.token if citizen else ""}
-    )
-    context = {"service": service, "citizen": citizen, "form": form}
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            quote = service_quote(service=service, amount=data.get("amount"), day=local_today())
-            references_clean(service=service, data=form.references())
-            if service.requires_citizen and citizen is None:
-                raise DomainError(
-                    _("This service needs a registered citizen: find or register one first.")
-                )
-            pin_form = PinForm(request.POST if "confirm" in request.POST else None)
-            context.update(quote=quote, pin_form=pin_form)
-            if data["method"] == Payment.Method.CASH:
-                context["change"] = data["tendered"] - quote.total
-                if context["change"] < 0:
-                    form.add_error("tendered", _("The cash tendered is less than the total."))
-                    return render(request, "counter/payments/pay.html", context)
-            if "confirm" not in request.POST:
-                return render(request, "counter/payments/confirm.html", context)
-            common = {
-                "agent": request.user,
-                "service": service,
-                "citizen": citizen,
-                "amount": data.get("amount"),
-                "references": form.references(),
-                "idempotency_key": data["idempotency_key"],
-            }
-            if data["method"] == Payment.Method.CASH:
-                payment = payment_services.payment_post_cash(tendered=data["tendered"], **common)
-            else:
-                if not pin_form.is_valid():
-                    return render(request, "counter/payments/confirm.html", context)
-                payment = payment_services.payment_post_card(
-                    card_number=data["card_number"], pin=pin_form.cleaned_data["pin"], **common
-                )
-            # The receipt, with the print dialog opened on it.
-            return redirect(reverse("receipt", args=[payment.reference]) + "?print=1")
-        except ValidationError as error:
-            _add_errors(form, error)
-        except DomainError as error:
-            if "confirm" in request.POST and "quote" in context:
-                context["error"] = str(error)
-                context["pin_form"] = PinForm()
-                return render(request, "counter/payments/confirm.html", context)
-            form.add_error(None, str(error))
-    return render(request, "counter/payments/pay.html", context)
+    form = PaymentForm(request.POST or None, service=service, citizen=citizen)
+    if request.method != "POST" or not form.is_valid():
+        return _pay_page(request, form)
+    confirmation = form.confirmation(request.POST) if "confirm" in request.POST else None
+    if confirmation is None or not confirmation.is_valid():
+        return _confirm_page(request, form, confirmation)
+    try:
+        payment = payment_services.payment_post(
+            agent=request.user, **form.payment(confirmation.cleaned_data)
+        )
+    except (DomainError, ValidationError) as error:
+        return _refused(request, form, error)
+    # The receipt, with the print dialog opened on it.
+    return redirect(reverse("receipt", args=[payment.reference]) + "?print=1")
 
 
 def _payments_in_scope(request: HttpRequest):
@@ -146,7 +163,11 @@ def payment_detail(request: HttpRequest, reference: str) -> HttpResponse:
     return render(
         request,
         "counter/payments/payment.html",
-        {"payment": payment, "void_form": VoidForm() if can_void else None},
+        {
+            "payment": payment,
+            "method_rows": methods.get(payment.method).payment_rows(payment),
+            "void_form": VoidForm() if can_void else None,
+        },
     )
 
 
@@ -226,29 +247,31 @@ def card_issue(request: HttpRequest) -> HttpResponse:
                 pin=form.cleaned_data["pin"],
                 idempotency_key=form.cleaned_data["idempotency_key"],
             )
-            # Isolated left to right: in an Arabic sentence the four groups would read backwards.
-            grouped = " ".join(card.number[i : i + 4] for i in range(0, 16, 4))
-            messages.success(
-                request, _("Card issued: %(number)s") % {"number": f"\u2066{grouped}\u2069"}
-            )
-            # The full number is shown once, to the agent who issued it: the page after
-            # the redirect takes it from their session, never from the address.
-            request.session[_ISSUED_CARD] = card.pk
-            # A verified token: URL-safe characters only.
-            return redirect(f"{request.path}?citizen={citizen.token}")
         except DomainError as error:
             form.add_error(None, str(error))
+        else:
+            return _card_issued(request, card, citizen)
+    context = {"citizen": citizen, "form": form, "issued": _issued_card(request, citizen)}
+    return render(request, "counter/payments/card_issue.html", context)
+
+
+def _card_issued(request: HttpRequest, card: PrepaidCard, citizen: Citizen) -> HttpResponse:
+    # Isolated left to right: in an Arabic sentence the four groups would read backwards.
+    grouped = " ".join(card.number[i : i + 4] for i in range(0, 16, 4))
+    messages.success(request, _("Card issued: %(number)s") % {"number": f"\u2066{grouped}\u2069"})
+    # The full number is shown once, to the agent who issued it: the page after
+    # the redirect takes it from their session, never from the address.
+    request.session[_ISSUED_CARD] = card.pk
+    # A verified token: URL-safe characters only.
+    return redirect(f"{request.path}?citizen={citizen.token}")
+
+
+def _issued_card(request: HttpRequest, citizen: Citizen) -> PrepaidCard | None:
+    """The card this agent has just issued to `citizen`, once (its number is in full)."""
     issued_pk = request.session.pop(_ISSUED_CARD, None)
-    issued = (
-        None
-        if issued_pk is None
-        else citizen.cards.filter(pk=issued_pk, issued_by=request.user).first()
-    )
-    return render(
-        request,
-        "counter/payments/card_issue.html",
-        {"citizen": citizen, "form": form, "issued": issued},
-    )
+    if issued_pk is None:
+        return None
+    return citizen.cards.filter(pk=issued_pk, issued_by=request.user).first()
 
 
 def _card_action(

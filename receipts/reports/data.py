@@ -26,6 +26,8 @@ from django.utils.translation import gettext as _
 from agents.models import Branch, Governorate
 from core.clock import day_bounds
 from core.money import format_amount
+from counter import methods
+from counter.methods import PaymentMethod
 from counter.models import Payment, PaymentLine, TopUp
 from float_management.models import (
     Entry,
@@ -49,15 +51,37 @@ class CountTotal:
     total: int = 0  # piastres
 
 
+class _ByMethod:
+    """Figures per payment method (counter.methods), in the registry's order.
+
+    `row.cash`, `row.card` (any registered method's key) are that method's figures.
+    """
+
+    def figures(self, key: str) -> CountTotal:
+        raise NotImplementedError
+
+    def __getattr__(self, name: str) -> CountTotal:
+        if name.startswith("_") or name not in methods.registered_keys():
+            raise AttributeError(name)
+        return self.figures(name)
+
+    @property
+    def columns(self) -> list[tuple[PaymentMethod, CountTotal]]:
+        """Every registered method and its figures, none left out (zeros included)."""
+        return [(method, self.figures(method.key)) for method in methods.all()]
+
+
 @dataclass
-class ServiceRow:
+class ServiceRow(_ByMethod):
     code: str
     name_ar: str
     name_en: str
     budget_item: str
     agency_code: str
-    cash: CountTotal = field(default_factory=CountTotal)
-    card: CountTotal = field(default_factory=CountTotal)
+    by_method: dict[str, CountTotal] = field(default_factory=dict)
+
+    def figures(self, key: str) -> CountTotal:
+        return self.by_method.get(key, CountTotal())
 
     @property
     def name(self) -> str:
@@ -65,11 +89,11 @@ class ServiceRow:
 
     @property
     def count(self) -> int:
-        return self.cash.count + self.card.count
+        return sum(f.count for f in self.by_method.values())
 
     @property
     def total(self) -> int:
-        return self.cash.total + self.card.total
+        return sum(f.total for f in self.by_method.values())
 
 
 @dataclass(frozen=True)
@@ -106,9 +130,17 @@ class VoidRow:
     def service_name(self) -> str:
         return _pick(self.service_name_ar, self.service_name_en)
 
+    @property
+    def method_label(self) -> str:
+        return methods.get(self.method).label
+
 
 def _services_by_method(payments) -> list[ServiceRow]:
-    """One row per service, cash and card apart: one query."""
+    """One row per service, each payment method (counter.methods) apart: one query.
+
+    A method nobody registers any more fails the report (KeyError) rather than
+    have its money fall silently into another method's column.
+    """
     rows: dict[str, ServiceRow] = {}
     for row in (
         payments.values(
@@ -132,19 +164,21 @@ def _services_by_method(payments) -> list[ServiceRow]:
                 agency_code=row["service__agency__code"],
             ),
         )
-        figures = CountTotal(row["n"], row["total"])
-        if row["method"] == Payment.Method.CASH:
-            service.cash = figures
-        else:
-            service.card = figures
+        service.by_method[methods.get(row["method"]).key] = CountTotal(row["n"], row["total"])
     return list(rows.values())
 
 
 # --- The session report -----------------------------------------------------------------
 
 
+def _sum(rows: list[ServiceRow], key: str) -> CountTotal:
+    return CountTotal(
+        sum(r.figures(key).count for r in rows), sum(r.figures(key).total for r in rows)
+    )
+
+
 @dataclass
-class SessionReport:
+class SessionReport(_ByMethod):
     """An agent's day at a till, from the opening float to the signed-off count."""
 
     session: TillSession
@@ -169,17 +203,14 @@ class SessionReport:
             sum(r.count for r in self.by_service), sum(r.total for r in self.by_service)
         )
 
-    @property
-    def cash_payments(self) -> CountTotal:
-        return CountTotal(
-            sum(r.cash.count for r in self.by_service), sum(r.cash.total for r in self.by_service)
-        )
+    def figures(self, key: str) -> CountTotal:
+        return _sum(self.by_service, key)
 
     @property
-    def card_payments(self) -> CountTotal:
-        return CountTotal(
-            sum(r.card.count for r in self.by_service), sum(r.card.total for r in self.by_service)
-        )
+    def till_payments(self) -> CountTotal:
+        """Payments whose money came into the till as cash."""
+        into_till = [self.figures(m.key) for m in methods.all() if m.into_till]
+        return CountTotal(sum(f.count for f in into_till), sum(f.total for f in into_till))
 
     @property
     def voids_total(self) -> CountTotal:
@@ -191,7 +222,7 @@ class SessionReport:
         return (
             self.opening_float
             + self.float_top_ups.total
-            + self.cash_payments.total
+            + self.till_payments.total
             + self.card_top_ups.total
             - self.cash_drops.total
         )
@@ -255,7 +286,7 @@ def session_report(session: TillSession) -> SessionReport:
 
 
 @dataclass
-class DailyReport:
+class DailyReport(_ByMethod):
     """A day's payments in a scope (a branch, a governorate, or the nation when None)."""
 
     day: date
@@ -295,17 +326,8 @@ class DailyReport:
             sum(r.count for r in self.by_service), sum(r.total for r in self.by_service)
         )
 
-    @property
-    def cash(self) -> CountTotal:
-        return CountTotal(
-            sum(r.cash.count for r in self.by_service), sum(r.cash.total for r in self.by_service)
-        )
-
-    @property
-    def card(self) -> CountTotal:
-        return CountTotal(
-            sum(r.card.count for r in self.by_service), sum(r.card.total for r in self.by_service)
-        )
+    def figures(self, key: str) -> CountTotal:
+        return _sum(self.by_service, key)
 
     @property
     def agencies_total(self) -> int:
@@ -378,16 +400,11 @@ def daily_report(*, day: date, scope: ReportScope) -> DailyReport:
 
 # --- CSV -------------------------------------------------------------------------------------
 
-DAILY_CSV_HEADER = [
-    "section",
-    "code",
-    "name_ar",
-    "name_en",
-    "count",
-    "total_egp",
-    "cash_egp",
-    "card_egp",
-]
+
+def daily_csv_header() -> list[str]:
+    """The CSV's columns: one amount column per payment method, `<key>_egp`."""
+    columns = [f"{method.column.key}_egp" for method in methods.all()]
+    return ["section", "code", "name_ar", "name_en", "count", "total_egp", *columns]
 
 
 def _egp(piastres: int) -> str:
@@ -404,8 +421,13 @@ def daily_report_csv(report: DailyReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     out.write("\ufeff")
-    writer.writerow(DAILY_CSV_HEADER)
+    writer.writerow(daily_csv_header())
     scope = report.scope
+    none = [""] * len(report.columns)  # a row with no figure per method
+
+    def per_method(figures: _ByMethod) -> list[str]:
+        return [_egp(f.total) for _method, f in figures.columns]
+
     writer.writerow(
         [
             "scope",
@@ -414,11 +436,10 @@ def daily_report_csv(report: DailyReport) -> str:
             "Egypt" if scope is None else scope.name_en,
             "",
             "",
-            "",
-            "",
+            *none,
         ]
     )
-    writer.writerow(["day", report.day.isoformat(), "", "", "", "", "", ""])
+    writer.writerow(["day", report.day.isoformat(), "", "", "", "", *none])
     for row in report.by_service:
         writer.writerow(
             [
@@ -428,20 +449,17 @@ def daily_report_csv(report: DailyReport) -> str:
                 row.name_en,
                 row.count,
                 _egp(row.total),
-                _egp(row.cash.total),
-                _egp(row.card.total),
+                *per_method(row),
             ]
         )
     for row in report.by_budget_item:
-        writer.writerow(
-            ["budget_item", row.budget_item, "", "", row.count, _egp(row.total), "", ""]
-        )
+        writer.writerow(["budget_item", row.budget_item, "", "", row.count, _egp(row.total), *none])
     for row in report.by_agency:
         writer.writerow(
-            ["agency", row.code, row.name_ar, row.name_en, row.payments, _egp(row.total), "", ""]
+            ["agency", row.code, row.name_ar, row.name_en, row.payments, _egp(row.total), *none]
         )
-    writer.writerow(["commission", "", "", "", "", _egp(report.commission), "", ""])
-    writer.writerow(["voided", "", "", "", report.voids.count, _egp(report.voids.total), "", ""])
+    writer.writerow(["commission", "", "", "", "", _egp(report.commission), *none])
+    writer.writerow(["voided", "", "", "", report.voids.count, _egp(report.voids.total), *none])
     writer.writerow(
         [
             "total",
@@ -450,8 +468,7 @@ def daily_report_csv(report: DailyReport) -> str:
             "",
             report.payments.count,
             _egp(report.payments.total),
-            _egp(report.cash.total),
-            _egp(report.card.total),
+            *per_method(report),
         ]
     )
     return out.getvalue()

@@ -27,6 +27,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from core.clock import local_now
 from core.money import format_amount
 from receipts.arabic import FONT, register_fonts, visual, wrap_visual
+from receipts.pdf.fonts import render_lock
 from receipts.reports.data import DailyReport
 
 BODY_SIZE = 9
@@ -137,8 +138,7 @@ def daily_report_pdf(report: DailyReport) -> bytes:
 
     summary = [
         (_("Payments"), report.payments.count, _money(report.payments.total)),
-        (_("Cash"), report.cash.count, _money(report.cash.total)),
-        (_("Prepaid card"), report.card.count, _money(report.card.total)),
+        *((method.label, f.count, _money(f.total)) for method, f in report.columns),
         (_("Owed to agencies"), "", _money(report.agencies_total)),
         (_("Post office commission"), "", _money(report.commission)),
         (_("Voided (not counted above)"), report.voids.count, _money(report.voids.total)),
@@ -153,30 +153,38 @@ def daily_report_pdf(report: DailyReport) -> bytes:
     )
 
     story.append(page.paragraph(_("By service"), page.heading))
-    widths = [WIDTH * w for w in (0.14, 0.34, 0.1, 0.14, 0.14, 0.14)]
+    # A column per payment method (counter.methods): the service's name gives way.
+    n = len(report.columns)
+    method_width = min(0.14, 0.42 / n)
+    widths = [WIDTH * w for w in (0.14, 0.62 - n * method_width, 0.1)]
+    widths += [WIDTH * method_width] * n + [WIDTH * 0.14]
     story.append(
         page.table(
-            [_("Code"), _("Service"), _("Count"), _("Cash"), _("Card"), _("Total (EGP)")],
+            [
+                _("Code"),
+                _("Service"),
+                _("Count"),
+                *(method.column.label for method, _f in report.columns),
+                _("Total (EGP)"),
+            ],
             [
                 (
                     r.code,
                     r.name,
                     r.count,
-                    _money(r.cash.total),
-                    _money(r.card.total),
+                    *(_money(f.total) for _m, f in r.columns),
                     _money(r.total),
                 )
                 for r in report.by_service
             ],
             widths,
-            numeric=(2, 3, 4, 5),
+            numeric=range(2, n + 4),
             wrap=(1,),
             footer=(
                 "",
                 _("Total"),
                 report.payments.count,
-                _money(report.cash.total),
-                _money(report.card.total),
+                *(_money(f.total) for _m, f in report.columns),
                 _money(report.payments.total),
             ),
         )
@@ -203,5 +211,6 @@ def daily_report_pdf(report: DailyReport) -> bytes:
             footer=("", _("Total"), "", _money(report.agencies_total)),
         )
     )
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    with render_lock:  # the font's subsets are shared with the receipts
+        doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()

@@ -293,3 +293,21 @@ def test_the_code_for_a_card_replacement_goes_to_the_citizens_linked_mobile(
     assert response.context["code_sent_to"] == citizen.mobile[-2:]
     sms = SmsMessage.objects.get()
     assert sms.to == citizen.mobile
+
+
+def test_a_card_confirmation_without_its_pin_asks_again_and_counts_no_wrong_try(
+    client, agent_a, fixed_service, citizen, open_till
+):
+    card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
+    client.force_login(agent_a)
+    url = reverse("counter:pay", args=[fixed_service.code])
+    data = _pay_data(citizen, method="card", tendered="", card_number=card.number, confirm="1")
+
+    response = client.post(url, data)
+
+    assert "counter/payments/confirm.html" in [t.name for t in response.templates]
+    assert response.context["confirmation"].errors["pin"]
+    assert response.context["quote"].total == 5_450
+    card.refresh_from_db()
+    assert card.failed_pin_attempts == 0
+    assert not Payment.objects.exists()

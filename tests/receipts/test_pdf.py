@@ -127,6 +127,25 @@ def test_receipts_rendered_in_several_threads_at_once_are_each_whole():
     assert render_receipt(receipt()) == expected
 
 
+def test_the_daily_reports_pdf_waits_for_the_receipts_font_lock(db):
+    """The report embeds the same shared font as the receipts: one lock for both."""
+    import threading
+
+    from core.clock import local_today
+    from receipts.pdf.fonts import render_lock
+    from receipts.reports.data import daily_report
+    from receipts.reports.pdf import daily_report_pdf
+
+    report = daily_report(day=local_today(), scope=None)
+    drawn = threading.Event()
+    worker = threading.Thread(target=lambda: (daily_report_pdf(report), drawn.set()))
+    with render_lock:
+        worker.start()
+        assert not drawn.wait(0.5)  # held up while a receipt would be drawing
+    assert drawn.wait(30)
+    worker.join()
+
+
 def test_it_refuses_an_unknown_layout():
     with pytest.raises(ValueError, match="layout"):
         render_receipt(receipt(), layout="letter")
