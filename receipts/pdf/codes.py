@@ -6,13 +6,31 @@ import functools
 from collections.abc import Iterable, Sequence
 from itertools import zip_longest
 
-import barcode
+from barcode.charsets import code128 as code_sets
+from barcode.codex import Code128
 from reportlab.graphics.barcode import qrencoder
+
+_START_C = code_sets.START_CODES["C"]
+
+
+class _Code128(Code128):
+    """python-barcode's Code128, without its bug on numbers that start with 99.
+
+    It folds a start code followed by a code-set switch into one start code, and took
+    the pair "99" right after Start C (in code set C the data 99, in A and B "switch to
+    C") for a switch: 991234567893 was printed as the bars of 1234567893 (its issue
+    #251, fixed in its pull request #263, not in a release as of 0.16.1).
+    """
+
+    def _try_to_optimize(self, encoded: list[int]) -> list[int]:
+        if encoded[:2] == [_START_C, 99]:
+            return encoded
+        return super()._try_to_optimize(encoded)
 
 
 def code128_modules(reference: str) -> str:
     """The Code128 of `reference` as a string of modules, "1" a bar, without quiet zones."""
-    return barcode.get_barcode_class("code128")(reference, writer=None).build()[0]
+    return _Code128(reference, writer=None).build()[0]
 
 
 # The QR code. reportlab's encoder chooses the mask by laying the whole symbol

@@ -9,6 +9,7 @@ from itertools import groupby
 from unittest import mock
 
 import pytest
+from barcode.charsets import code128 as code_sets
 from reportlab.graphics.barcode import qrencoder
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
@@ -339,6 +340,22 @@ def test_a_long_signed_url_still_scans(tmp_path):
 
 
 # The codes, symbol by symbol --------------------------------------------------
+
+
+@pytest.mark.parametrize("reference", ["991234567893", "999999999999", "990000000000"])
+def test_a_number_that_starts_with_99_keeps_its_99(reference):
+    """python-barcode 0.16.1 dropped the leading pair: 12 digits printed as 10."""
+    modules = code128_modules(reference)
+
+    assert len(modules) == 11 * (1 + 6 + 1) + 13  # start, 6 digit pairs, check, stop
+    assert modules[11:22] == code_sets.CODES[99]  # right after Start C: the data pair 99
+
+
+@needs_poppler
+@needs_zbar
+def test_a_receipt_number_that_starts_with_99_scans_whole(tmp_path):
+    reference = "991234567893"
+    assert scan(render_receipt(receipt(reference=reference)), tmp_path) == {reference, VERIFY_URL}
 
 
 def test_the_code128_uses_code_set_c_for_digits():
