@@ -48,7 +48,7 @@ from counter.demo_catalog import seed_catalog
 from counter.models import Citizen, FeeComponent, Payment, PaymentLine, ReferenceField, Service
 from counter.services.catalog import (
     component_account_key,
-    component_agency,
+    component_agency_id,
     quote_lines,
     service_quote,
 )
@@ -947,10 +947,9 @@ class _Seeder:
             components = [component for component, _amount in quote.lines]
             credit = {}
             for component in components:
-                agency = component_agency(component, service)
                 credit[component.pk] = (
                     self.slot_of_component[component.pk],
-                    None if agency is None else agency.pk,
+                    component_agency_id(component, service),
                 )
             menus.append(
                 _Menu(

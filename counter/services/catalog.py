@@ -172,14 +172,20 @@ def quote_lines(
     )
 
 
-def component_agency(component: FeeComponent, service: Service) -> Agency | None:
-    """The agency owed `component` of `service`: its own if it names one, else the service's.
-
-    None for commission, the network's own revenue.
-    """
+def component_agency_id(component: FeeComponent, service: Service) -> int | None:
+    """The id of the agency owed `component` of `service`: its own if it names one, else the
+    service's. None for commission, the network's own revenue. Reads no row."""
     if component.kind == FeeComponent.Kind.COMMISSION:
         return None
-    return component.agency if component.agency_id is not None else service.agency
+    return component.agency_id if component.agency_id is not None else service.agency_id
+
+
+def component_agency(component: FeeComponent, service: Service) -> Agency | None:
+    """The agency owed `component` of `service` (component_agency_id's, as a row)."""
+    agency_id = component_agency_id(component, service)
+    if agency_id is None:
+        return None
+    return component.agency if agency_id == component.agency_id else service.agency
 
 
 def component_account_key(

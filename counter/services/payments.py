@@ -28,6 +28,7 @@ from counter.services.catalog import (
     Quote,
     catalog_forget_uncommitted,
     component_account_id,
+    component_agency_id,
     references_clean,
     service_quote,
 )
@@ -110,9 +111,7 @@ def _post(
                 component=c,
                 amount=line,
                 account_id=component_account_id(c, service, session.branch),
-                agency_id=(
-                    None if c.kind == c.Kind.COMMISSION else (c.agency_id or service.agency_id)
-                ),
+                agency_id=component_agency_id(c, service),
                 service_code=service.code,
             )
             for c, line in quote.lines
