@@ -263,7 +263,7 @@ SERVICES = [
 LATER_SCHEDULES = {"LA-101": [_local_fee(200), _stamp(10), _post(5)]}
 
 
-def _schedule(service: Service, start: date, fees: list[Fee], agencies: dict[str, Agency]):
+def _schedule(service: Service, start: date, fees: list[Fee], agencies: dict[str, Agency]) -> None:
     schedule, _ = FeeSchedule.objects.get_or_create(service=service, effective_from=start)
     for position, fee in enumerate(fees, start=1):
         FeeComponent.objects.update_or_create(

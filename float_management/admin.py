@@ -1,6 +1,10 @@
 """The ledger in the admin: readable by those allowed, never editable (corrections are
 reversing transfers posted by the services). Denominations are data, edited here."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 
 from float_management.models import (
@@ -14,15 +18,19 @@ from float_management.models import (
     VaultMovement,
 )
 
+if TYPE_CHECKING:
+    from django.db.models import Model
+    from django.http import HttpRequest
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -31,7 +39,7 @@ class DenominationAdmin(admin.ModelAdmin):
     list_display = ["value", "form", "is_active"]
     list_filter = ["form", "is_active"]
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Denomination | None = None) -> bool:
         return False  # past counts refer to them; deactivate instead
 
 
@@ -49,7 +57,7 @@ class EntryInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ["account", "amount"]
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Transfer | None = None) -> bool:
         return False
 
 

@@ -18,6 +18,8 @@ from float_management.models import Denomination, Request, RequestKind
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
+    from float_management.models import TillSession
+
 
 User = get_user_model()
 
@@ -26,7 +28,7 @@ def _decide(request: Request, supervisor: User) -> None:
     services.request_decide(request=request, supervisor=supervisor, approve=True)
 
 
-def _open(code: str, number: int, amount: int, supervisor: User):
+def _open(code: str, number: int, amount: int, supervisor: User) -> tuple[User, TillSession]:
     agent = User.objects.get(username=f"agent.{code}.{number}")
     counter = Counter.objects.get(branch__code=code, number=number)
     session = services.till_session_request_open(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -10,6 +10,12 @@ from agents.fields import NumberField
 from agents.models import Counter
 from core.money import parse_amount
 from float_management.models import ACTIVE_STATUSES, Denomination
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import QuerySet
+
+    from agents.models import Branch
 
 
 class MoneyField(forms.CharField):
@@ -50,7 +56,7 @@ class OpenSessionForm(KeyedForm):
     counter = forms.ModelChoiceField(queryset=Counter.objects.none(), label=_("Counter"))
     amount = MoneyField(label=_("Opening float (EGP)"))
 
-    def __init__(self, *args: Any, branch=None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, branch: Branch | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["counter"].queryset = (
             Counter.objects.filter(branch=branch, is_active=True)
@@ -79,7 +85,7 @@ class CountForm(KeyedForm):
     def counts(self) -> dict[int, int]:
         return {d.pk: self.cleaned_data.get(f"d{d.pk}") or 0 for d in self.denominations}
 
-    def rows(self):
+    def rows(self) -> list[tuple[Denomination, forms.BoundField]]:
         return [(d, self[f"d{d.pk}"]) for d in self.denominations]
 
 
@@ -87,7 +93,7 @@ class DecideForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
     reason = forms.CharField(max_length=200, required=False, label=_("Reason"))
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("decision") == "reject" and not (data.get("reason") or "").strip():
             self.add_error("reason", _("Give a reason for the rejection."))
@@ -101,6 +107,6 @@ class VaultMoveForm(KeyedForm):
     amount = MoneyField()
     witness = forms.ModelChoiceField(queryset=None, label=_("Witness"))
 
-    def __init__(self, *args: Any, witnesses=None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, witnesses: QuerySet[User] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["witness"].queryset = witnesses

@@ -33,6 +33,9 @@ from float_management.models import Request, SessionStatus, VaultMovement
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+    from django.db.models import QuerySet
+
+    from float_management.models import TillSession
 
 
 def _branch_of(user: User) -> Branch:
@@ -102,7 +105,7 @@ def session_open(request: HttpRequest) -> HttpResponse:
     return _session_response(request, open_form=form)
 
 
-def _active_open_session(request: HttpRequest):
+def _active_open_session(request: HttpRequest) -> TillSession:
     session = selectors.session_active_for(request.user)
     if session is None:
         raise DomainError(_("You have no open till session."))
@@ -171,7 +174,7 @@ def session_close(request: HttpRequest) -> HttpResponse:
 # --- Supervisor --------------------------------------------------------------------
 
 
-def _witnesses(user: User, branch: Branch):
+def _witnesses(user: User, branch: Branch) -> QuerySet[User]:
     """Who can witness a vault movement: the branch's other active staff."""
     return (
         get_user_model()

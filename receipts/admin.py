@@ -1,6 +1,13 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 
 from receipts.models import Receipt
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 
 @admin.register(Receipt)
@@ -11,11 +18,11 @@ class ReceiptAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["reference"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Receipt | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Receipt | None = None) -> bool:
         return False

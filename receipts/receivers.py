@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 
@@ -10,9 +12,14 @@ from float_management import signals
 from float_management.models import RequestKind
 from receipts.models import Receipt
 
+if TYPE_CHECKING:
+    from float_management.models import Decision, Request
+
 
 @receiver(signals.request_decided, dispatch_uid="receipts.void_slip")
-def void_slip_on_approval(sender, request, decision, **kwargs) -> None:
+def void_slip_on_approval(
+    sender: type[Request], request: Request, decision: Decision, **kwargs: Any
+) -> None:
     if request.kind != RequestKind.VOID or not decision.approved:
         return
     try:

@@ -14,6 +14,8 @@ from receipts.tokens import print_from
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
+    from agents.models import Branch
+
 _PAYMENT_RELATED = (
     "service__agency",
     "branch",
@@ -58,7 +60,7 @@ def void_slip_for(payment: Payment) -> Receipt | None:
     return Receipt.objects.filter(payment=payment, kind=Receipt.Kind.VOID).first()
 
 
-def branch_of(receipt: Receipt):
+def branch_of(receipt: Receipt) -> Branch:
     """The branch a receipt belongs to, for scoping."""
     return receipt.payment.branch if receipt.payment_id else receipt.top_up.branch
 

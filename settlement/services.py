@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Sum
@@ -51,6 +52,10 @@ from float_management.models import (
 )
 from settlement.models import SettlementBatch, SettlementItem
 from settlement.selectors import settlement_batches_of
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import QuerySet
 
 BANK_KEY = "bank:head-office"
 
@@ -88,7 +93,7 @@ def _check_day_is_closed(business_day: date) -> None:
         )
 
 
-def _unsettled_agency_lines(business_day: date):
+def _unsettled_agency_lines(business_day: date) -> QuerySet[PaymentLine]:
     """The day's non-voided payment lines owed to an agency and not settled yet.
 
     The agency and account are those each line credited when it was posted:
@@ -109,7 +114,7 @@ def _unsettled_agency_lines(business_day: date):
     )
 
 
-def _check_lines_match_the_ledger(lines, owed: dict[int, int]) -> None:
+def _check_lines_match_the_ledger(lines: QuerySet[PaymentLine], owed: dict[int, int]) -> None:
     """Refuse unless each payable is owed what the payments' transfers credited it.
 
     A line says which account it credited; the ledger's entries say so too. They
@@ -130,7 +135,7 @@ def _check_lines_match_the_ledger(lines, owed: dict[int, int]) -> None:
         )
 
 
-def _settle(business_day: date, by) -> list[SettlementBatch]:
+def _settle(business_day: date, by: User) -> list[SettlementBatch]:
     lines = _unsettled_agency_lines(business_day)
     items_by_agency: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for row in (
@@ -198,7 +203,9 @@ def _settle(business_day: date, by) -> list[SettlementBatch]:
 
 
 @retry_on_conflict
-def settlement_run(*, business_day: date, by, idempotent: bool = True) -> list[SettlementBatch]:
+def settlement_run(
+    *, business_day: date, by: User, idempotent: bool = True
+) -> list[SettlementBatch]:
     """Settle `business_day` to every agency; the batches, one per agency paid, by agency code.
 
     A day already settled posts nothing: its batches are returned, or with

@@ -810,7 +810,9 @@ class _Seeder:
         self._write_transfers(transfers, entries)
         self._write_decisions(decisions)
 
-    def _close_tills(self, days: list[_CounterDay], *, at: datetime, denominations) -> None:
+    def _close_tills(
+        self, days: list[_CounterDay], *, at: datetime, denominations: list[tuple[int, int]]
+    ) -> None:
         """The agent's count (exactly the expected cash), its sign-off and the cash to the vault."""
         w, n = self.writer, len(days)
         first_count, first_request = w.ids(CashCount, n), w.ids(Request, n)
@@ -972,7 +974,9 @@ class _Seeder:
             if reference not in self.references_taken:
                 return reference
 
-    def _pay(self, days: list[_CounterDay], day: date, menus: list[_Menu], weights) -> None:
+    def _pay(
+        self, days: list[_CounterDay], day: date, menus: list[_Menu], weights: list[int]
+    ) -> None:
         """`payments_per_counter_day` cash payments at each of `days`' tills, 8:00–16:00."""
         w, rng = self.writer, self.rng
         per = self.options.payments_per_counter_day

@@ -9,6 +9,7 @@ new service or agency.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -19,6 +20,12 @@ from core.clock import local_today
 from core.money import format_amount
 from counter.models import Agency, FeeComponent, FeeSchedule, ReferenceField, Service
 from counter.models.catalog import AGENCY_CODE_FIXED, SERVICE_FIXED
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from django.db.models import QuerySet
+    from django.http import HttpRequest, HttpResponse
 
 
 def _is_future(schedule: FeeSchedule | None) -> bool:
@@ -35,13 +42,21 @@ class PaidKeepsItsIdentity:
     paid_readonly_fields: tuple[str, ...] = ()
     paid_message = ""
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Agency | Service | None = None
+    ) -> Sequence[str]:
         fields = super().get_readonly_fields(request, obj)
         if obj is not None and obj.has_been_paid:
             return [*fields, *self.paid_readonly_fields]
         return fields
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         obj = self.get_object(request, object_id)
         if request.method == "GET" and obj is not None and obj.has_been_paid:
             self.message_user(request, self.paid_message, messages.INFO)
@@ -98,7 +113,7 @@ class FeeScheduleInline(admin.TabularInline):
     show_change_link = True
     can_delete = False
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Service | None = None) -> bool:
         return False
 
 
@@ -158,13 +173,13 @@ class FeeComponentInline(admin.TabularInline):
     fields = ["position", "code", "kind", "name_ar", "name_en", "amount", "agency"]
     autocomplete_fields = ["agency"]
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: FeeSchedule | None = None) -> bool:
         return _is_future(obj) and super().has_add_permission(request, obj)
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: FeeSchedule | None = None) -> bool:
         return _is_future(obj) and super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: FeeSchedule | None = None) -> bool:
         return _is_future(obj) and super().has_delete_permission(request, obj)
 
 
@@ -198,15 +213,15 @@ class FeeScheduleAdmin(admin.ModelAdmin):
     date_hierarchy = "effective_from"
     inlines = [FeeComponentInline]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FeeSchedule]:
         return super().get_queryset(request).prefetch_related("components")
 
     @admin.display(description=_("fixed fees (EGP)"))
     def fixed_fees(self, obj: FeeSchedule) -> str:
         return format_amount(sum(c.amount or 0 for c in obj.components.all()))
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: FeeSchedule | None = None) -> bool:
         return _is_future(obj) and super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: FeeSchedule | None = None) -> bool:
         return _is_future(obj) and super().has_delete_permission(request, obj)

@@ -58,7 +58,7 @@ class PaymentForm(KeyedForm):
         first_field = next(iter(self.fields.values()))
         first_field.widget.attrs["autofocus"] = True
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("method"):
             for name, message in methods.get(data["method"]).required.items():

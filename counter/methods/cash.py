@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +15,12 @@ from float_management import services as till
 from float_management.forms import MoneyField
 from float_management.ledger import check_amount
 
+if TYPE_CHECKING:
+    from django import forms
+
+    from counter.models import Payment
+    from float_management.models import TillSession
+
 
 class Cash(PaymentMethod):
     key = "cash"
@@ -25,32 +31,34 @@ class Cash(PaymentMethod):
     confirm_button = _("Confirm and print")
     required = {"tendered": _("Enter the cash the citizen hands over.")}
 
-    def fields(self):
+    def fields(self) -> dict[str, forms.Field]:
         return {"tendered": MoneyField(label=_("Cash tendered (EGP)"), required=False)}
 
     def check_total(self, tender: Mapping[str, Any], total: int) -> None:
         if tender["tendered"] < total:
             raise ShortTender(gettext("The cash tendered is less than the total."))
 
-    def change(self, tender, total):
+    def change(self, tender: Mapping[str, Any], total: int) -> int:
         return tender["tendered"] - total
 
-    def confirm_rows(self, tender, total):
+    def confirm_rows(self, tender: Mapping[str, Any], total: int) -> list[Row]:
         return [
             Row(_("Cash tendered (EGP)"), format_amount(tender["tendered"])),
             Row(_("Change due (EGP)"), format_amount(self.change(tender, total)), id="change-due"),
         ]
 
-    def payment_rows(self, payment):
+    def payment_rows(self, payment: Payment) -> list[Row]:
         return [
             Row(_("Cash tendered (EGP)"), format_amount(payment.tendered)),
             Row(_("Change due (EGP)"), format_amount(payment.change)),
         ]
 
-    def payload(self, tender):
+    def payload(self, tender: Mapping[str, Any]) -> dict[str, Any]:
         return {"tendered": tender["tendered"]}
 
-    def source(self, *, session, tender, held, total) -> Source:
+    def source(
+        self, *, session: TillSession, tender: Mapping[str, Any], held: Any, total: int
+    ) -> Source:
         till.ensure_cash_intake_allowed(session)
         tendered = check_amount(tender["tendered"])
         self.check_total(tender, total)

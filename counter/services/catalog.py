@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -47,7 +48,7 @@ _account_ids: dict[tuple[int, int], int] = {}
 _uncommitted: set[tuple[int, int]] = set()
 
 
-def catalog_cache_clear(**_kwargs) -> None:
+def catalog_cache_clear(**_kwargs: Any) -> None:
     _terms.clear()
     _fields.clear()
     _account_ids.clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -33,6 +35,11 @@ from counter.services.citizens import otp_send_to_bound_mobile
 from counter.views.citizens import citizen_from_token, citizen_link_gone
 from float_management.selectors import session_active_for
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.db.models import QuerySet
+
 _ISSUED_CARD = "counter.issued_card"  # session key: the card just issued, shown once
 _PAYABLE = (
     Service.objects.filter(is_active=True)
@@ -57,7 +64,7 @@ def _citizen_from(request: HttpRequest) -> Citizen | None:
     return citizen
 
 
-def _add_errors(form, error: ValidationError) -> None:
+def _add_errors(form: forms.Form, error: ValidationError) -> None:
     """Put a service's ValidationError next to the fields it names (reference codes)."""
     if hasattr(error, "error_dict"):
         for code, errors in error.error_dict.items():
@@ -148,7 +155,7 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
     return redirect(reverse("receipt", args=[payment.reference]) + "?print=1")
 
 
-def _payments_in_scope(request: HttpRequest):
+def _payments_in_scope(request: HttpRequest) -> QuerySet[Payment]:
     return Payment.objects.select_related(
         "service", "citizen", "agent", "branch", "session__counter", "card"
     ).prefetch_related("lines__component")
@@ -212,7 +219,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
 # --- Cards ----------------------------------------------------------------------------
 
 
-def _cards_page(request: HttpRequest, **extra) -> HttpResponse:
+def _cards_page(request: HttpRequest, **extra: Any) -> HttpResponse:
     context = {
         "top_up_form": CardTopUpForm(prefix="top_up"),
         "balance_form": CardNumberForm(prefix="balance"),
@@ -275,7 +282,12 @@ def _issued_card(request: HttpRequest, citizen: Citizen) -> PrepaidCard | None:
 
 
 def _card_action(
-    request: HttpRequest, form_class, prefix: str, call, done: str, more=lambda result: {}
+    request: HttpRequest,
+    form_class: type[forms.Form],
+    prefix: str,
+    call: Callable[[dict[str, Any]], Any],
+    done: str,
+    more: Callable[[Any], dict[str, Any]] = lambda result: {},
 ) -> HttpResponse:
     """One form of the cards page: run `call(cleaned_data)`, show its result or the error.
 

@@ -246,7 +246,7 @@ def _centred(parts: Sequence[tuple[str, float, bool]], centre: float) -> list[_T
 class Composer:
     """Turns the rows of a receipt into blocks of known height."""
 
-    def __init__(self, layout: Layout):
+    def __init__(self, layout: Layout) -> None:
         self.layout = layout
         self.width = layout.width
         self.gap = layout.size * 0.8

@@ -17,6 +17,7 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
@@ -37,6 +38,9 @@ from float_management.models import (
     TillSession,
     TransferKind,
 )
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
 ReportScope = Branch | Governorate | None
 
@@ -135,7 +139,7 @@ class VoidRow:
         return methods.get(self.method).label
 
 
-def _services_by_method(payments) -> list[ServiceRow]:
+def _services_by_method(payments: QuerySet[Payment]) -> list[ServiceRow]:
     """One row per service, each payment method (counter.methods) apart: one query.
 
     A method nobody registers any more fails the report (KeyError) rather than

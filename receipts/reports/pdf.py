@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from django.utils.translation import get_language_bidi
@@ -29,6 +30,9 @@ from core.money import format_amount
 from receipts.arabic import FONT, register_fonts, visual, wrap_visual
 from receipts.pdf.fonts import render_lock
 from receipts.reports.data import DailyReport
+
+if TYPE_CHECKING:
+    from reportlab.pdfgen.canvas import Canvas
 
 BODY_SIZE = 9
 MARGIN = 15 * mm
@@ -117,7 +121,7 @@ def daily_report_pdf(report: DailyReport) -> bytes:
     }
     generated = local_now().strftime("%Y-%m-%d %H:%M")
 
-    def footer(canvas, doc) -> None:
+    def footer(canvas: Canvas, doc: SimpleDocTemplate) -> None:
         canvas.saveState()
         canvas.setFont(FONT, 8)
         text = visual(_("Page %(page)s · printed %(when)s") % {"page": doc.page, "when": generated})

@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Event
 
 _FIGURE = re.compile(r'data-figure="payments">([0-9]+)<')
 
@@ -16,7 +21,14 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def watch_dashboards(url, cookie, clients, ready, stop, results):
+def watch_dashboards(
+    url: str,
+    cookie: str,
+    clients: int,
+    ready: Event,
+    stop: Event,
+    results: Queue[tuple[int, int, list[tuple[float, int]]]],
+) -> None:
     """Open `clients` websockets in waves; note (time, payments shown) for every push."""
     import websockets
 
@@ -24,7 +36,7 @@ def watch_dashboards(url, cookie, clients, ready, stop, results):
     opened: list[int] = []
     closed_early: list[int] = []
 
-    async def client():
+    async def client() -> None:
         origin = url.replace("ws://", "http://").split("/ws/")[0]
         try:
             async with websockets.connect(
@@ -44,7 +56,7 @@ def watch_dashboards(url, cookie, clients, ready, stop, results):
         except (OSError, websockets.ConnectionClosed, websockets.InvalidStatus, TimeoutError):
             closed_early.append(1)
 
-    async def main():
+    async def main() -> None:
         tasks = []
         for start in range(0, clients, 50):
             tasks += [asyncio.create_task(client()) for _ in range(min(50, clients - start))]

@@ -43,11 +43,18 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import psutil
 
 from tools.bench.dashboards import percentile, watch_dashboards
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from tools.bench.servers import Servers
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "LA-106"  # certified copy of a licence: 24.00 EGP, one reference field
@@ -71,7 +78,7 @@ class Plan:
     base_count: int
 
 
-def _django():
+def _django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     # The set-up's own payments (card top-ups) need not reach any dashboard.
     os.environ["DASHBOARD_PUSHES"] = "0"
@@ -185,7 +192,7 @@ class Load:
         self.commits: dict[int, float] = {}
         self.count = plan.base_count
 
-    async def login(self, aiohttp, username: str) -> object:
+    async def login(self, aiohttp: ModuleType, username: str) -> object:
         jar = aiohttp.CookieJar(unsafe=True)
         session = aiohttp.ClientSession(
             cookie_jar=jar,
@@ -210,13 +217,15 @@ class Load:
         return session
 
     @staticmethod
-    def _csrf(session) -> str:
+    def _csrf(session: aiohttp.ClientSession) -> str:
         for cookie in session.cookie_jar:
             if cookie.key == "csrftoken":
                 return cookie.value
         raise Failed("no CSRF cookie")
 
-    async def payment(self, agent, step: Step, due: float) -> None:
+    async def payment(
+        self, agent: tuple[aiohttp.ClientSession, int, str | None], step: Step, due: float
+    ) -> None:
         session, citizen_id, card = agent
         url = f"{self.http}/counter/pay/{SERVICE}/?citizen={citizen_id}"
         data = {
@@ -339,7 +348,7 @@ def _groups(server_pids: list[int]) -> dict[str, list[psutil.Process]]:
     return groups
 
 
-def _cpu(groups) -> dict[int, tuple[str, float]]:
+def _cpu(groups: dict[str, list[psutil.Process]]) -> dict[int, tuple[str, float]]:
     """CPU seconds so far of every process of each group, by pid."""
     seconds = {}
     for name, processes in groups.items():
@@ -360,7 +369,7 @@ def _cpu_used(before: dict, after: dict) -> dict[str, float]:
     return used
 
 
-def _rss(groups) -> dict[str, float]:
+def _rss(groups: dict[str, list[psutil.Process]]) -> dict[str, float]:
     sizes = {}
     for name, processes in groups.items():
         total = 0
@@ -376,14 +385,16 @@ def _rss(groups) -> dict[str, float]:
 # --- the run -----------------------------------------------------------------------------
 
 
-async def _run(args, servers, plan: Plan) -> tuple[list[Step], tuple[int, int]]:
+async def _run(
+    args: argparse.Namespace, servers: Servers, plan: Plan
+) -> tuple[list[Step], tuple[int, int]]:
     import aiohttp
 
     load = Load(http=servers.http, plan=plan, pdf=not args.no_pdf, flow=args.flow)
     print(f"Logging in {len(plan.agents)} agents …", flush=True)
     gate = asyncio.Semaphore(max(2, args.workers))
 
-    async def login(entry):
+    async def login(entry: tuple[str, int, str | None]) -> tuple[object, int, str | None]:
         async with gate:
             return (await load.login(aiohttp, entry[0]), entry[1], entry[2])
 
@@ -446,7 +457,12 @@ async def _run(args, servers, plan: Plan) -> tuple[list[Step], tuple[int, int]]:
     return steps, connected
 
 
-def report(args, steps: list[Step], connected: tuple[int, int], pgbench: dict | None) -> None:
+def report(
+    args: argparse.Namespace,
+    steps: list[Step],
+    connected: tuple[int, int],
+    pgbench: dict | None,
+) -> None:
     print()
     print(
         f"server: {args.server}"

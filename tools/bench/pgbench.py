@@ -24,6 +24,11 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from counter.models import Citizen, Service
+    from float_management.models import TillSession
 
 # Ids are moved to distinctive ranges before the captured payment so that their
 # textual replacement can't touch another number of the statement.
@@ -41,7 +46,7 @@ _AUDIT_SEQ = re.compile(r'(INSERT INTO "audit_auditentry" \([^)]*\) VALUES \(\'[
 _CASE = re.compile(r'WHEN \("float_management_account"\."id" = (\d+)\) THEN (-?\d+)')
 
 
-def _django():
+def _django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["DASHBOARD_PUSHES"] = "0"  # the captured payments reach no dashboard
     import django
@@ -49,7 +54,13 @@ def _django():
     django.setup()
 
 
-def _capture_one(index: int, session, service, citizen, references) -> list[str]:
+def _capture_one(
+    index: int,
+    session: TillSession,
+    service: Service,
+    citizen: Citizen,
+    references: dict[str, str],
+) -> list[str]:
     """Post one cash payment at `session`'s till; its statements as a pgbench script branch."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -185,7 +196,12 @@ def _reference_base() -> int:
 
 
 def run_pgbench(
-    *, clients: int, seconds: float = 0, transactions: int = 0, database: str = "", **script
+    *,
+    clients: int,
+    seconds: float = 0,
+    transactions: int = 0,
+    database: str = "",
+    **script: Any,
 ) -> dict:
     """Build the script on Django's database and run pgbench on it (for seconds or a count)."""
     from django.db import connection

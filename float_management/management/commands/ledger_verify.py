@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from float_management.verify import ledger_verify
@@ -6,7 +8,7 @@ from float_management.verify import ledger_verify
 class Command(BaseCommand):
     help = "Recompute every balance from the entries; exit non-zero on any mismatch."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         report = ledger_verify()
         self.stdout.write(
             f"Checked {report.transfers} transfers, {report.entries} entries, "

@@ -2,9 +2,10 @@
 
 from argparse import ArgumentTypeError
 from datetime import date
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import translation
 
 from core.errors import DomainError
@@ -26,11 +27,11 @@ class Command(BaseCommand):
         "Running it again for a settled day posts nothing and lists the batches."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--day", required=True, type=_day, help="the day, YYYY-MM-DD (Cairo)")
         parser.add_argument("--by", required=True, help="username of the head office person")
 
-    def handle(self, *args, day: date, by: str, **options):
+    def handle(self, *args: Any, day: date, by: str, **options: Any) -> None:
         with translation.override("en"):  # the operator's log reads in English
             self._settle(day, by)
 

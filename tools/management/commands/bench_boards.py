@@ -21,9 +21,10 @@ import statistics
 import time
 from datetime import date, datetime
 from datetime import time as clock
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.models import Max
 from django.test.utils import CaptureQueriesContext
@@ -34,18 +35,32 @@ from core.clock import zone
 from counter.models import Payment
 from dashboard.selectors import board_snapshot_keys, governorate_board, nation_board
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dashboard.selectors import Board
+
 
 class Command(BaseCommand):
     help = __doc__.splitlines()[0]
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--governorate", default="01", help="code (default: 01, Cairo)")
         parser.add_argument("--runs", type=int, default=9)
         parser.add_argument("--day", help="YYYY-MM-DD (default: the latest day with payments)")
         parser.add_argument("--at", default="16:00", help="HH:MM Cairo time (default: 16:00)")
         parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE each query")
 
-    def handle(self, *args, governorate, runs, day, at, explain, **options):
+    def handle(
+        self,
+        *args: Any,
+        governorate: str,
+        runs: int,
+        day: str | None,
+        at: str,
+        explain: bool,
+        **options: Any,
+    ) -> None:
         try:
             where = Governorate.objects.get(code=governorate)
         except Governorate.DoesNotExist:
@@ -85,7 +100,9 @@ class Command(BaseCommand):
             if explain:
                 self._explain(queries.captured_queries)
 
-    def _time(self, board, runs: int, *, forget: list[str] = ()):
+    def _time(
+        self, board: Callable[[], Board], runs: int, *, forget: list[str] = ()
+    ) -> tuple[list[float], CaptureQueriesContext, Board]:
         timings = []
         for _ in range(runs):
             cache.delete_many(forget)

@@ -20,9 +20,10 @@ import time
 import urllib.request
 import uuid
 from itertools import cycle
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 from django.test import Client
 
@@ -33,11 +34,16 @@ from float_management.models import SessionStatus, TillSession
 from tools.bench.dashboards import percentile, watch_dashboards
 from tools.bench.servers import free_port
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from django.contrib.auth.models import User
+
 
 class Command(BaseCommand):
     help = __doc__.splitlines()[0]
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--clients", type=int, default=500)
         parser.add_argument("--rate", type=float, default=100.0, help="payments per second")
         parser.add_argument("--seconds", type=float, default=15.0, help="per phase")
@@ -45,7 +51,15 @@ class Command(BaseCommand):
             "--threads", type=int, default=4, help="posting threads (one agent each)"
         )
 
-    def handle(self, *args, clients, rate, seconds, threads, **options):
+    def handle(
+        self,
+        *args: Any,
+        clients: int,
+        rate: float,
+        seconds: float,
+        threads: int,
+        **options: Any,
+    ) -> None:
         if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
             self.stderr.write("Warning: SQLite serialises writers; use DATABASE_URL for figures.")
         if not os.environ.get("REDIS_URL"):
@@ -165,7 +179,7 @@ class Command(BaseCommand):
         interval = threads / rate
         stop_at = time.monotonic() + seconds
 
-        def worker(agents):
+        def worker(agents: Iterator[User]) -> None:
             close_old_connections()
             next_at = time.monotonic()
             for agent in agents:
@@ -200,7 +214,9 @@ class Command(BaseCommand):
             w.join()
         return durations
 
-    def _with_clients(self, clients, rate, seconds, threads):
+    def _with_clients(
+        self, clients: int, rate: float, seconds: float, threads: int
+    ) -> tuple[list[float], list[float | None], int]:
         """Post with `clients` dashboards open in another process (its own GIL and core)."""
         ctx = multiprocessing.get_context("fork")  # the child uses no database connection
         results, ready, stop = ctx.Queue(), ctx.Event(), ctx.Event()

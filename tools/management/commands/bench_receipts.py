@@ -6,8 +6,9 @@ import math
 import statistics
 import time
 from datetime import UTC, datetime
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from counter.checkdigit import new_reference
 from receipts.data import ReceiptData, ReceiptLine
@@ -49,11 +50,11 @@ def sample_receipt(reference: str) -> ReceiptData:
 class Command(BaseCommand):
     help = "Render N receipts and print the median and p95 milliseconds per receipt and the size."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--count", type=int, default=1000)
         parser.add_argument("--layout", default="roll", choices=sorted(LAYOUTS))
 
-    def handle(self, *args, count: int, layout: str, **options):
+    def handle(self, *args: Any, count: int, layout: str, **options: Any) -> None:
         if count < 1:
             raise CommandError("--count must be at least 1.")
         # Each receipt has its own number and URL, as at the counter: nothing

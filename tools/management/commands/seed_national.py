@@ -13,7 +13,9 @@ a fresh database (`createdb national && DATABASE_URL=... manage.py migrate`).
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tools.national import (
     DEFAULT_PASSWORD,
@@ -27,7 +29,7 @@ from tools.national import (
 class Command(BaseCommand):
     help = __doc__.splitlines()[0]
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--branches", type=int, default=4_500)
         parser.add_argument("--counters", type=int, default=10_000)
         parser.add_argument("--history-days", type=int, default=0, help="past days of payments")
@@ -43,7 +45,7 @@ class Command(BaseCommand):
             help="use bulk_create on PostgreSQL too (slower; for comparison)",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         seed_options = NationalOptions(
             branches=options["branches"],
             counters=options["counters"],
