@@ -5,14 +5,25 @@ Egyptian reads on a receipt: "واحد جنيه" for one pound, "اثنان جن
 two, "إحدى قرش" for one piastre, "خمسون قرش" where Arabic wants "خمسون قرشًا",
 a stray leading "و" when there are no pounds, no "مصري", and its English has
 no EGP at all. So only its cardinals are used, and the counted noun (تمييز)
-follows the Arabic rules for the number in front of it:
+follows the Arabic rules for the number nearest to it, which is the last part
+of the amount (its last two digits):
 
-- 1 and 2: the noun alone, in the singular or the dual ("جنيه مصري واحد",
-  "جنيهان مصريان");
-- a number ending in 3 to 10: the plural ("ثلاثة جنيهات مصرية");
-- a number ending in 11 to 99: the singular, accusative ("خمسون جنيهًا مصريًا");
-- otherwise (a round hundred, thousand, ... or a compound ending in 1 or 2):
-  the singular, genitive ("مائة جنيه مصري", "مائة وواحد جنيه مصري").
+- 1 and 2 are adjectives, not counters: the noun comes first, in the singular
+  or the dual ("جنيه مصري واحد", "جنيهان مصريان");
+- a number ending in 3 to 10: the plural, genitive ("ثلاثة جنيهات مصرية",
+  "مائة وثلاثة جنيهات مصرية");
+- a number ending in 11 to 99: the singular, accusative ("خمسون جنيهًا مصريًا",
+  "ألف وأحد عشر جنيهًا مصريًا");
+- a round hundred, thousand, million, ...: the singular, genitive, the number
+  in construct ("مائة جنيه مصري", "مائتا جنيه مصري", "ألفا جنيه مصري");
+- a larger number ending in 1 or 2 (101, 1002, ...): since 1 and 2 take no
+  counted noun, the round part is counted as above and the 1 or 2 is added as
+  a noun of its own, as grammar books write "ألف كتاب وكتابان":
+  "ألف جنيه مصري وجنيهان مصريان" (not "ألف واثنان جنيه مصري").
+
+Hundreds are spelt one way throughout, the way Egyptian cheques and official
+forms write them: "مائة", "مائتان"/"مائتا", "ثلاثمائة" (num2words mixes in
+"مئتان" and "مئتا").
 """
 
 from __future__ import annotations
@@ -38,6 +49,8 @@ def _cardinal_ar(number: int) -> str:
     words = num2words(number, lang="ar")
     # "مائة و خمسون" -> "مائة وخمسون": the conjunction is written joined.
     words = re.sub(r"(^| )و ", r"\1و", words)
+    # One spelling of the hundreds: "مئتان" -> "مائتان", like its "مائة".
+    words = words.replace("مئ", "مائ")
     # One spelling of the accusative tanween: fathatan on the letter, then alif.
     return words.replace("اً", "ًا")
 
@@ -49,6 +62,8 @@ def _counted_ar(number: int, nouns: tuple[str, str, str, str]) -> str:
     if number == 2:
         return dual
     tail = number % 100
+    if tail in (1, 2):
+        return f"{_counted_ar(number - tail, nouns)} و{_counted_ar(tail, nouns)}"
     if 3 <= tail <= 10:
         noun = plural
     elif 11 <= tail <= 99:
