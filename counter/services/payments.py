@@ -167,6 +167,20 @@ def payment_quote(
     return quote
 
 
+def payment_fixed_quote(*, service: Service) -> Quote | None:
+    """The quote of a fixed-fee service, known before anything is typed.
+
+    None for a variable amount (its fees wait for the amount) and for a service
+    that cannot be quoted today: the confirmation says why.
+    """
+    if service.amount_kind != Service.AmountKind.FIXED:
+        return None
+    try:
+        return service_quote(service=service, amount=None, day=local_today())
+    except InvalidState:
+        return None
+
+
 @retry_on_conflict
 def payment_post(
     *,

@@ -33,7 +33,9 @@ from counter.services import cards as card_services
 from counter.services import payments as payment_services
 from counter.services.citizens import otp_send_to_bound_mobile
 from counter.views.citizens import citizen_from_token, citizen_link_gone
+from float_management.models import SessionStatus
 from float_management.selectors import session_active_for
+from float_management.services.till import TILL_CLOSING_MESSAGE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,8 +89,23 @@ def _show_error(form: PaymentForm, error: DomainError | ValidationError) -> None
         form.add_error(getattr(error, "field", None), str(error))
 
 
+def _till_notice(request: HttpRequest) -> str:
+    """Why no payment will go through for now, said before the agent types one."""
+    session = session_active_for(request.user)
+    if session is not None and session.status == SessionStatus.CLOSING:
+        return str(TILL_CLOSING_MESSAGE)
+    return ""
+
+
 def _pay_page(request: HttpRequest, form: PaymentForm) -> HttpResponse:
-    context = {"service": form.service, "citizen": form.citizen, "form": form}
+    context = {
+        "service": form.service,
+        "citizen": form.citizen,
+        "form": form,
+        # A fixed fee is known now: the cash to ask for is on the form, not on step two.
+        "quote": payment_services.payment_fixed_quote(service=form.service),
+        "till_notice": _till_notice(request),
+    }
     return render(request, "counter/payments/pay.html", context)
 
 
@@ -116,6 +133,7 @@ def _confirm_page(
         "rows": method.confirm_rows(tender, quote.total),
         "confirmation": form.confirmation() if confirmation is None else confirmation,
         "error": error,
+        "till_notice": "" if error else _till_notice(request),
     }
     return render(request, "counter/payments/confirm.html", context)
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from agents.models import Counter
 from agents.permissions import Action, can
@@ -70,6 +71,12 @@ def ensure_cash_intake_allowed(session: TillSession) -> None:
         )
 
 
+# Said by the refusal and shown on the payment form while the close awaits sign-off.
+TILL_CLOSING_MESSAGE = gettext_lazy(
+    "Your till is being closed: no payments until it is reopened or closed."
+)
+
+
 def till_session_open_locked(agent: User) -> TillSession:
     """The agent's open session, locked for this transaction (their postings queue on it)."""
     if not can(agent, Action.OPERATE_COUNTER):
@@ -81,6 +88,9 @@ def till_session_open_locked(agent: User) -> TillSession:
         .first()
     )
     if session is None:
+        # Only on the refusal: a till being closed is not one to open.
+        if TillSession.objects.filter(agent=agent, status=SessionStatus.CLOSING).exists():
+            raise InvalidState(str(TILL_CLOSING_MESSAGE))
         raise InvalidState(_("Open your till before taking payments."))
     return session
 

@@ -11,6 +11,10 @@ from counter.models import Payment
 from counter.services import cards
 from float_management.models import Request
 
+# The login session, the user, the service, its reference fields, the agent's till (for
+# the closing notice). The fixed fee's terms come from the catalog's cache: no query.
+PAY_FORM_QUERIES = 5
+
 
 def _key():
     return uuid.uuid4().hex
@@ -101,6 +105,72 @@ def test_a_closed_session_refuses_the_payment_with_the_reason(
         reason = gettext("Open your till before taking payments.")
     assert reason in str(response.context.get("error") or response.context["form"].errors)
     assert not Payment.objects.exists()
+
+
+def _close_count_in(agent, session):
+    """The agent hands in the close count: the session waits for sign-off (CLOSING)."""
+    from float_management.services import till_session_submit_count
+
+    till_session_submit_count(agent=agent, session=session, counts={}, idempotency_key=_key())
+
+
+def test_a_confirm_on_a_till_being_closed_says_so_not_open_your_till(
+    client, agent_a, fixed_service, citizen, open_till
+):
+    _close_count_in(agent_a, open_till)
+    client.force_login(agent_a)
+    url = reverse("counter:pay", args=[fixed_service.code])
+    response = client.post(url, _pay_data(citizen, confirm="1"))
+    assert response.status_code == 200
+    with override("ar"):  # the counter's language
+        closing = gettext("Your till is being closed: no payments until it is reopened or closed.")
+        open_first = gettext("Open your till before taking payments.")
+    assert response.context["error"] == closing
+    page = response.content.decode()
+    assert page.count(closing) == 1  # the refusal, not the notice again
+    assert open_first not in page
+    assert not Payment.objects.exists()
+
+
+def test_the_pay_form_and_step_two_say_the_till_is_being_closed(
+    client, agent_a, fixed_service, citizen, open_till
+):
+    url = reverse("counter:pay", args=[fixed_service.code])
+    client.force_login(agent_a)
+    with override("ar"):  # the counter's language
+        closing = gettext("Your till is being closed: no payments until it is reopened or closed.")
+    assert closing not in client.get(url).content.decode()
+    _close_count_in(agent_a, open_till)
+    assert closing in client.get(url).content.decode()
+    step_two = client.post(url, _pay_data(citizen))
+    assert "counter/payments/confirm.html" in [t.name for t in step_two.templates]
+    assert closing in step_two.content.decode()
+
+
+def test_the_pay_form_of_a_fixed_fee_service_shows_the_fees_and_total_before_the_cash(
+    client, agent_a, fixed_service, open_till, django_assert_num_queries
+):
+    client.force_login(agent_a)
+    url = reverse("counter:pay", args=[fixed_service.code])
+    client.get(url)  # the session and the catalog's terms are read once, then cached
+    with django_assert_num_queries(PAY_FORM_QUERIES):
+        response = client.get(url)
+    page = response.content.decode()
+    assert response.context["quote"].total == 5_450
+    assert '<strong id="pay-total">54.50</strong>' in page
+    for amount in ("50.00", "3.00", "1.50"):  # broken down as on the confirmation
+        assert f'<td class="num">{amount}</td>' in page
+    assert page.index('id="pay-total"') < page.index('name="tendered"')
+
+
+def test_the_pay_form_of_a_variable_amount_leaves_the_total_to_the_confirmation(
+    client, agent_a, bill_service, open_till
+):
+    client.force_login(agent_a)
+    response = client.get(reverse("counter:pay", args=[bill_service.code]))
+    assert response.status_code == 200
+    assert response.context["quote"] is None
+    assert 'id="pay-total"' not in response.content.decode()
 
 
 def test_a_card_payment_asks_the_pin_on_the_confirmation(
