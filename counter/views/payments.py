@@ -276,16 +276,30 @@ def card_issue(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             return _card_issued(request, card, citizen)
-    context = {"citizen": citizen, "form": form, "issued": _issued_card(request, citizen)}
+    issued = _issued_card(request, citizen)
+    context = {
+        "citizen": citizen,
+        "form": form,
+        "issued": issued,
+        "issued_message": _("Card issued: %(number)s") % {"number": _grouped(issued.number)}
+        if issued
+        else "",
+    }
     return render(request, "counter/payments/card_issue.html", context)
 
 
+def _grouped(number: str) -> str:
+    """A card number in four groups, isolated left to right.
+
+    In an Arabic sentence the groups would otherwise read backwards.
+    """
+    return "\u2066" + " ".join(number[i : i + 4] for i in range(0, 16, 4)) + "\u2069"
+
+
 def _card_issued(request: HttpRequest, card: PrepaidCard, citizen: Citizen) -> HttpResponse:
-    # Isolated left to right: in an Arabic sentence the four groups would read backwards.
-    grouped = " ".join(card.number[i : i + 4] for i in range(0, 16, 4))
-    messages.success(request, _("Card issued: %(number)s") % {"number": f"\u2066{grouped}\u2069"})
     # The full number is shown once, to the agent who issued it: the page after
-    # the redirect takes it from their session, never from the address.
+    # the redirect takes it from their session, never from the address (and not
+    # in a flash message too, which would show it a second time).
     request.session[_ISSUED_CARD] = card.pk
     # A verified token: URL-safe characters only.
     return redirect(f"{request.path}?citizen={citizen.token}")

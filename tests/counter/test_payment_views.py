@@ -261,7 +261,10 @@ def test_issuing_a_card_from_the_citizens_page(client, agent_a, citizen, open_ti
     again = client.get(response.url)
 
     grouped = " ".join(card.number[i : i + 4] for i in range(0, 16, 4))
-    assert grouped in shown.content.decode()  # once, to the agent who issued it
+    # Once, to the agent who issued it, and once on that page: not in a flash message too.
+    assert shown.content.decode().count(grouped) == 1
+    assert shown.content.decode().count(card.number[-4:]) == 1
+    assert f"\u2066{grouped}\u2069" in shown.content.decode()  # isolated left to right
     assert grouped not in again.content.decode()
     assert card.number[-4:] not in again.content.decode()
 
