@@ -64,6 +64,18 @@ class OpenSessionForm(KeyedForm):
             .select_related("branch")
         )
 
+    def preselect(self, last_counter: Counter | None) -> None:
+        """Start the list at the agent's own counter rather than at "---------".
+
+        Their own is the one they last worked at, if it is free; else the branch's
+        only free counter. With several free and none theirs, the agent chooses.
+        """
+        free = list(self.fields["counter"].queryset)
+        if last_counter is not None and any(c.pk == last_counter.pk for c in free):
+            self.initial["counter"] = last_counter.pk
+        elif len(free) == 1:
+            self.initial["counter"] = free[0].pk
+
 
 class AmountForm(KeyedForm):
     amount = MoneyField()

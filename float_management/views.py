@@ -54,13 +54,18 @@ def _session_context(request: HttpRequest, **forms: Form) -> dict:
         till_state = selectors.till_state(
             balance=session.account.balance, limit=branch.till_cash_limit
         )
+    open_form = forms.get("open_form")
+    if open_form is None:
+        open_form = OpenSessionForm(branch=branch)
+        if session is None:  # the form is shown: start it at the agent's counter
+            open_form.preselect(latest.counter if latest else None)
     return {
         "branch": branch,
         "session": session,
         "latest": latest,
         "till_state": till_state,
         "requests": selectors.requests_of_session(latest)[:20] if latest else [],
-        "open_form": forms.get("open_form") or OpenSessionForm(branch=branch),
+        "open_form": open_form,
         "top_up_form": forms.get("top_up_form") or AmountForm(prefix="top_up"),
         "drop_form": forms.get("drop_form") or AmountForm(prefix="drop"),
         "vault_to_confirm": selectors.vault_movements_to_confirm(request.user),

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from float_management import services
 from float_management.models import Decision, Request, SessionStatus, TillSession, VaultMovement
-from tests.factories import fund_vault
+from tests.factories import CounterFactory, fund_vault
 
 
 def _key():
@@ -274,3 +274,46 @@ def test_a_top_up_request_waits_in_the_supervisors_queue(
     assert top_up.amount == 30_000
     client.force_login(supervisor_a)
     assert top_up in client.get(reverse("float:branch")).context["pending"]
+
+
+def _preselected(client):
+    """The counter the open-till form starts at (None: "---------")."""
+    response = client.get(reverse("float:session"))
+    assert response.status_code == 200
+    value = response.context["open_form"]["counter"].value()
+    page = response.content.decode()
+    if value is None:
+        options = page.split('name="counter"', 1)[1].split("</select>", 1)[0]
+        assert options.count(" selected>") == 1
+        assert '<option value="" selected>' in options
+    else:
+        assert f'<option value="{value}" selected>' in page
+    return value
+
+
+def test_the_open_form_starts_at_the_branchs_only_free_counter(client, agent_a, counter_a):
+    client.force_login(agent_a)
+    assert _preselected(client) == counter_a.pk
+
+
+def test_the_open_form_starts_at_the_counter_the_agent_last_worked_at(
+    client, agent_a, supervisor_a, branch_a, counter_a
+):
+    counter_3 = CounterFactory(branch=branch_a, number=3)
+    CounterFactory(branch=branch_a, number=2)
+    session = services.till_session_request_open(
+        agent=agent_a, counter=counter_3, amount=50_000, idempotency_key=_key()
+    )
+    services.request_decide(
+        request=session.requests.get(), supervisor=supervisor_a, approve=False, reason="no float"
+    )
+    client.force_login(agent_a)
+    assert _preselected(client) == counter_3.pk
+
+
+def test_the_open_form_leaves_the_choice_among_several_free_counters_none_the_agents(
+    client, agent_a, branch_a, counter_a
+):
+    CounterFactory(branch=branch_a, number=2)
+    client.force_login(agent_a)
+    assert _preselected(client) is None
