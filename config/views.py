@@ -1,4 +1,4 @@
-"""Site-wide pages that belong to no app: the refused request (400) and the favicon."""
+"""Site-wide pages that belong to no app: refused requests (400, CSRF) and the favicon."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.views.decorators.http import require_safe
 
 _TOO_LARGE = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
 
@@ -22,6 +23,16 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     return render(request, "400.html", context, status=400)
 
 
+@require_safe
 def favicon(request: HttpRequest) -> HttpResponse:
     """Browsers ask for /favicon.ico on their own: send them to the static mark."""
     return HttpResponseRedirect(static("favicon.svg"))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form refused by the CSRF check (settings.CSRF_FAILURE_VIEW): mostly one left open.
+
+    Django's own view renders 403_csrf.html without its reason; the reason is shown
+    here, small and in English, for whoever the person calls for help.
+    """
+    return render(request, "403_csrf.html", {"reason": reason}, status=403)

@@ -58,6 +58,7 @@ def test_an_expired_form_is_a_403_in_the_layout_that_says_what_to_do(agent_a):
     assert 'class="topbar"' in html
     assert "This form has expired" in html
     assert "reload the page and try again" in html
+    assert "CSRF cookie not set." in html  # Django's reason, for support
 
 
 @pytest.mark.urls("tests.agents.error_urls")
@@ -109,3 +110,12 @@ def test_a_huge_paste_is_refused_in_arabic_by_default(client, agent_a, settings)
     response = client.post(reverse("counter:citizen_new"), {"national_id": too_much})
     assert response.status_code == 400
     assert '<html lang="ar" dir="rtl">' in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_request_for_another_host_is_a_400_in_the_layout(client):
+    response = _in_english(client).get("/", headers={"host": "counters.evil.example"})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'class="topbar"' in html
+    assert "The page could not understand this request. Nothing was changed." in html
