@@ -261,6 +261,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# A refused form gets a page in the layout that says what to do (and Django's reason).
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"
 
 # --- Language and time -------------------------------------------------------
 

@@ -413,6 +413,8 @@ class VaultMovement(models.Model):
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("vault movement")
+        verbose_name_plural = _("vault movements")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="vault_movement_positive"),
             models.CheckConstraint(

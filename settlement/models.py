@@ -54,6 +54,8 @@ class SettlementItem(models.Model):
 
     class Meta:
         db_table = "receipts_settlementitem"
+        verbose_name = _("settlement item")
+        verbose_name_plural = _("settlement items")
         ordering = ["batch", "payment__created_at", "pk"]
         constraints = [
             # A payment's share for an agency can be settled once, never twice.

@@ -24,6 +24,7 @@ LOGIN = "login-redirect"
 MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
     "home": ((), {ANON: LOGIN, "*": 302}),
     "healthz": ((), {"*": 200}),
+    "favicon": ((), {"*": 302}),  # to the static mark, for everyone
     "login": ((), {ANON: 200, "*": 302}),
     "logout": ((), {"*": 405}),  # GET is refused: logging out is a POST
     "set_language": ((), {"*": 302}),  # GET redirects back without changing anything

@@ -101,6 +101,7 @@ POST: dict[str, tuple[str, tuple, dict, int | str]] = {
 GET = {
     "home",
     "healthz",
+    "favicon",
     "counter:home",
     "float:session",
     "float:branch",
