@@ -19,13 +19,16 @@ from counter.selectors.catalog import services_search
 # anything that is not shaped like a signed token is dropped, not echoed (the
 # payment form checks the signature).
 _CITIZEN = re.compile(r"[0-9A-Za-z:_-]{1,100}")
+# The longest search looked at; the search boxes say the same (maxlength), so a pasted
+# page never leaves the browser (daphne drops a request line over 16 KB unanswered).
+QUERY_MAX_LENGTH = 100
 
 
 @require_GET
 @require(Action.OPERATE_COUNTER)
 def service_search(request: HttpRequest) -> HttpResponse:
     """Type-ahead search of the catalog: the result list for htmx, the whole page otherwise."""
-    query = request.GET.get("q", "")[:100]
+    query = request.GET.get("q", "")[:QUERY_MAX_LENGTH]
     citizen = normalize_digits(request.GET.get("citizen", "").strip())
     context = {
         "query": query,

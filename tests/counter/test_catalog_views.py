@@ -305,3 +305,19 @@ def test_a_reference_pattern_must_be_a_valid_regular_expression():
 
     assert ReferenceFieldForm({**fields, "pattern": r"^[0-9]{12}$"}).is_valid()
     assert "pattern" in ReferenceFieldForm({**fields, "pattern": "[0-9"}).errors
+
+
+def test_the_search_boxes_take_no_more_than_the_search_reads(client, agent_a, catalog):
+    """A pasted page stays in the browser: daphne drops a request line over 16 KB unanswered,
+    and the search reads only the first QUERY_MAX_LENGTH characters anyway."""
+    from counter.views.catalog import QUERY_MAX_LENGTH
+
+    client.force_login(agent_a)
+    pages = [
+        client.get(URL).content.decode(),
+        client.get(reverse("counter:home")).content.decode(),
+    ]
+    boxes = [box for page in pages for box in re.findall(r'<input id="service-q2?"[^>]*>', page)]
+    assert len(boxes) == 2
+    for box in boxes:
+        assert f'maxlength="{QUERY_MAX_LENGTH}"' in box, box
