@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.utils.translation import gettext as _
 
 from core.clock import zone
 from core.errors import InvalidState
 from core.money import format_amount
 from counter.models import PaymentLine
-from settlement.models import SettlementBatch
+from settlement.models import SettlementBatch, SettlementItem
 
 CSV_HEADER = ["reference", "service_code", "budget_item", "amount_egp", "branch_code", "paid_at"]
 CONTROL = "CONTROL"
@@ -43,27 +44,48 @@ def _egp(piastres: int) -> str:
     return format_amount(piastres).replace(",", "")
 
 
-def settlement_csv(batch: SettlementBatch) -> str:
-    """The batch's settlement file: a header, one line per payment, a control line.
+CSV_ROWS_PER_CHUNK = 2000
 
-    Columns: reference, service_code, budget_item, amount_egp, branch_code,
-    paid_at (ISO 8601 in Cairo). The last line is
-    ``CONTROL,<number of payments>,,<total>,,`` — the total under amount_egp.
+
+def _items_for_the_file(batch: SettlementBatch) -> QuerySet[SettlementItem]:
+    # The service code the payment was posted under (a line's), not the service's code today.
+    posted_code = PaymentLine.objects.filter(
+        payment_id=OuterRef("payment_id"), agency_id=OuterRef("agency_id")
+    ).values("service_code")[:1]
+    return (
+        batch.items.select_related("payment__service", "payment__branch")
+        .annotate(service_code=Subquery(posted_code))
+        .order_by("payment__created_at", "payment_id")
+    )
+
+
+def settlement_csv_check(batch: SettlementBatch) -> None:
+    """Refuse a batch whose items do not add up to it, before any of its file is sent.
+
+    The file checks again as it ends (a streamed file cannot take its first line back):
+    one that fails there stops without its control line, so it cannot pass for whole.
+    """
+    found = batch.items.aggregate(count=Count("pk"), total=Sum("amount"))
+    if (found["count"], found["total"] or 0) != (batch.items_count, batch.total):
+        raise InvalidState(_("This batch's items do not match its total; the file was not made."))
+
+
+def settlement_csv_chunks(
+    batch: SettlementBatch, *, rows_per_chunk: int = CSV_ROWS_PER_CHUNK
+) -> Iterator[str]:
+    """The batch's settlement file, lazily, a few thousand lines at a time.
+
+    A header, one line per payment, a control line. Columns: reference,
+    service_code, budget_item, amount_egp, branch_code, paid_at (ISO 8601 in
+    Cairo). The last line is ``CONTROL,<number of payments>,,<total>,,`` — the
+    total under amount_egp. The items are read with ``iterator()`` in one query,
+    so a national day's file (330,000 lines) is never held whole in memory.
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     count = total = 0
-    # The service code the payment was posted under (a line's), not the service's code today.
-    posted_code = PaymentLine.objects.filter(
-        payment_id=OuterRef("payment_id"), agency_id=OuterRef("agency_id")
-    ).values("service_code")[:1]
-    items = (
-        batch.items.select_related("payment__service", "payment__branch")
-        .annotate(service_code=Subquery(posted_code))
-        .order_by("payment__created_at", "payment_id")
-    )
-    for item in items:
+    for item in _items_for_the_file(batch).iterator(chunk_size=rows_per_chunk):
         payment = item.payment
         writer.writerow(
             [
@@ -77,10 +99,19 @@ def settlement_csv(batch: SettlementBatch) -> str:
         )
         count += 1
         total += item.amount
+        if count % rows_per_chunk == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
     if (count, total) != (batch.items_count, batch.total):
         raise InvalidState(_("This batch's items do not match its total; the file was not made."))
     writer.writerow([CONTROL, str(count), "", _egp(total), "", ""])
-    return out.getvalue()
+    yield out.getvalue()
+
+
+def settlement_csv(batch: SettlementBatch) -> str:
+    """The batch's whole settlement file as one string (see `settlement_csv_chunks`)."""
+    return "".join(settlement_csv_chunks(batch))
 
 
 def settlement_csv_filename(batch: SettlementBatch) -> str:

@@ -19,16 +19,26 @@ day is settled only once it is over and every till session that was open
 during it has closed. A closed session never reopens, so no payment of a
 settled day can be voided afterwards, and no payment can be added to it.
 
-Running a day twice posts once: the second run finds the day's batches and
-returns them (or, with ``idempotent=False``, refuses). Two runs at the same
-time queue on a lock of the bank account, and the UNIQUE constraints
+Settling runs in short transactions, one per agency batch (issue 14): each
+locks the head office bank account, then only that agency's payable accounts
+(in id order), posts the batch's transfer and writes its batch and items, and
+commits before the next agency. A counter crediting another agency's payables
+never waits for settlement; one crediting this agency's waits for one batch,
+not for the day.
+
+Running a day twice posts once: every batch transaction takes the bank
+account's lock first and, holding it, looks again for the agency's batch of
+the day and for its unsettled lines, so two runs at the same time take turns
+batch by batch and each skips what the other settled. The UNIQUE constraints
 (one batch per agency and day, one item per payment and agency) are the last
-word should anything slip past.
+word should anything slip past. A run stopped half-way (a crash, a deploy)
+leaves whole batches, each matching its ledger transfer; running the day again
+settles the rest. A fully settled day returns its batches (or, with
+``idempotent=False``, is refused); a partly settled day is always continued.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -93,8 +103,8 @@ def _check_day_is_closed(business_day: date) -> None:
         )
 
 
-def _unsettled_agency_lines(business_day: date) -> QuerySet[PaymentLine]:
-    """The day's non-voided payment lines owed to an agency and not settled yet.
+def _day_agency_lines(business_day: date) -> QuerySet[PaymentLine]:
+    """The day's non-voided payment lines owed to an agency, settled or not.
 
     The agency and account are those each line credited when it was posted:
     the catalog may have changed since (issue 12).
@@ -105,7 +115,12 @@ def _unsettled_agency_lines(business_day: date) -> QuerySet[PaymentLine]:
         payment__created_at__lt=end,
         payment__void_transfer__isnull=True,
         agency__isnull=False,  # commission is the post office's
-    ).exclude(
+    )
+
+
+def _unsettled_agency_lines(business_day: date) -> QuerySet[PaymentLine]:
+    """The day's lines owed to an agency whose (payment, agency) share is not settled yet."""
+    return _day_agency_lines(business_day).exclude(
         Exists(
             SettlementItem.objects.filter(
                 payment_id=OuterRef("payment_id"), agency_id=OuterRef("agency_id")
@@ -114,12 +129,13 @@ def _unsettled_agency_lines(business_day: date) -> QuerySet[PaymentLine]:
     )
 
 
-def _check_lines_match_the_ledger(lines: QuerySet[PaymentLine], owed: dict[int, int]) -> None:
+def _check_lines_match_the_ledger(lines: QuerySet[PaymentLine]) -> None:
     """Refuse unless each payable is owed what the payments' transfers credited it.
 
     A line says which account it credited; the ledger's entries say so too. They
     are written together, so a difference means the lines were altered since.
     """
+    owed = dict(lines.values_list("account_id").annotate(total=Sum("amount")).order_by())
     credited = dict(
         Entry.objects.filter(
             transfer__payment__in=lines.values("payment_id"),
@@ -129,55 +145,59 @@ def _check_lines_match_the_ledger(lines: QuerySet[PaymentLine], owed: dict[int, 
         .annotate(total=Sum("amount"))
         .order_by()
     )
-    if {pk: -total for pk, total in credited.items() if total} != dict(owed):
+    if {pk: -total for pk, total in credited.items() if total} != owed:
         raise InvalidState(
             _("The day's payment lines do not match the ledger; nothing was settled.")
         )
 
 
-def _settle(business_day: date, by: User) -> list[SettlementBatch]:
-    lines = _unsettled_agency_lines(business_day)
-    items_by_agency: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for row in (
-        lines.values("agency_id", "payment_id")
-        .annotate(amount=Sum("amount"))
-        .order_by("agency_id", "payment_id")
-    ):
-        items_by_agency[row["agency_id"]].append((row["payment_id"], row["amount"]))
-    if not items_by_agency:
-        return []
-    # What each agency is owed from each payable account it was credited to (payables
-    # are kept per branch and service item, so an agency's batch debits several).
-    debits: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for row in lines.values("agency_id", "account_id").annotate(amount=Sum("amount")).order_by():
-        debits[row["agency_id"]][row["account_id"]] += row["amount"]
-    owed: dict[int, int] = defaultdict(int)
-    for by_account in debits.values():
-        for account_id, amount in by_account.items():
-            owed[account_id] += amount
-    _check_lines_match_the_ledger(lines, owed)
+def _agencies_owed(business_day: date) -> list[Agency]:
+    """The agencies with a share of the day not settled yet, by code."""
+    owed = _unsettled_agency_lines(business_day).values("agency_id").order_by()
+    return list(Agency.objects.filter(pk__in=owed).order_by("code"))
 
-    # Lock every payable in id order before posting (transfer_post locks again,
-    # harmlessly): the batches' transfers then take no lock out of order.
-    for account in Account.objects.select_for_update().filter(pk__in=owed).order_by("pk"):
-        if account.kind != AccountKind.PAYABLE or account.balance < owed[account.pk]:
-            raise InvalidState(
-                _("%(account)s holds less than is to be settled from it; nothing was settled.")
-                % {"account": account.key}
-            )
 
-    bank = bank_account()
-    value_date = value_date_for(business_day)
-    agencies = Agency.objects.in_bulk(list(items_by_agency))
-    batches = []
-    for agency in sorted(agencies.values(), key=lambda a: a.code):
-        items = items_by_agency[agency.pk]
+def _settle_agency(*, business_day: date, agency: Agency, by: User) -> SettlementBatch | None:
+    """Settle one agency's share of the day in one transaction; None if there is none left.
+
+    Idempotent: under the bank account's lock (every batch of every run takes it first),
+    an agency already settled for the day, or with nothing left to settle, posts nothing.
+    Only this agency's payables are locked, so counters crediting other agencies' payables
+    go on while it runs.
+    """
+    with transaction.atomic():
+        # One batch at a time across runs: a concurrent run waits here, then sees this
+        # batch committed and skips it.
+        Account.objects.select_for_update().filter(pk=bank_account().pk).first()
+        if SettlementBatch.objects.filter(agency=agency, business_day=business_day).exists():
+            return None
+        lines = _unsettled_agency_lines(business_day).filter(agency=agency)
+        items = [
+            (row["payment_id"], row["amount"])
+            for row in lines.values("payment_id")
+            .annotate(amount=Sum("amount"))
+            .order_by("payment_id")
+        ]
+        if not items:
+            return None
+        # The agency's payables (kept per branch and service item, so a batch debits several).
+        debits = dict(lines.values_list("account_id").annotate(amount=Sum("amount")).order_by())
+        _check_lines_match_the_ledger(lines)
+
+        # Lock the payables in id order before posting (transfer_post locks again, harmlessly).
+        for account in Account.objects.select_for_update().filter(pk__in=debits).order_by("pk"):
+            if account.kind != AccountKind.PAYABLE or account.balance < debits[account.pk]:
+                raise InvalidState(
+                    _("%(account)s holds less than is to be settled from it; nothing was settled.")
+                    % {"account": account.key}
+                )
+
         total = sum(amount for _payment, amount in items)
         transfer = transfer_post(
             kind=TransferKind.SETTLEMENT,
             legs=[
-                *((Account(pk=pk), amount) for pk, amount in debits[agency.pk].items()),
-                (bank, -total),
+                *((Account(pk=pk), amount) for pk, amount in debits.items()),
+                (bank_account(), -total),
             ],
             created_by=by,
             memo=f"{agency.code} {business_day.isoformat()}",
@@ -185,7 +205,7 @@ def _settle(business_day: date, by: User) -> list[SettlementBatch]:
         batch = SettlementBatch.objects.create(
             agency=agency,
             business_day=business_day,
-            value_date=value_date,
+            value_date=value_date_for(business_day),
             total=total,
             items_count=len(items),
             transfer=transfer,
@@ -198,44 +218,49 @@ def _settle(business_day: date, by: User) -> list[SettlementBatch]:
             ],
             batch_size=2000,
         )
-        batches.append(batch)
-    return batches
+        return batch
 
 
 @retry_on_conflict
+def _settle_agency_once(*, business_day: date, agency: Agency, by: User) -> None:
+    try:
+        _settle_agency(business_day=business_day, agency=agency, by=by)
+    except IntegrityError:
+        # This agency's batch or an item exists already: a concurrent run won.
+        if not SettlementBatch.objects.filter(agency=agency, business_day=business_day).exists():
+            raise
+
+
 def settlement_run(
     *, business_day: date, by: User, idempotent: bool = True
 ) -> list[SettlementBatch]:
-    """Settle `business_day` to every agency; the batches, one per agency paid, by agency code.
+    """Settle `business_day` to every agency; the day's batches, one per agency paid, by code.
 
-    A day already settled posts nothing: its batches are returned, or with
-    `idempotent=False` the run is refused. Refused (InvalidState) for a day
-    not over yet or with till sessions still open or closing; NotAllowed for
-    anyone but head office.
+    One short transaction per agency batch (see the module's docstring). A day
+    already fully settled posts nothing: its batches are returned, or with
+    `idempotent=False` the run is refused. A day partly settled (a run stopped
+    half-way) is continued whatever `idempotent` says, since nothing can be
+    posted twice: the rest is settled and all the day's batches returned.
+    Refused (InvalidState) for a day not over yet or with till sessions still
+    open or closing; NotAllowed for anyone but head office.
     """
     if not can(by, Action.SETTLE):
         raise NotAllowed(_("Only head office settles money to the agencies."))
 
-    def already_settled(batches: list[SettlementBatch]) -> list[SettlementBatch]:
-        if not idempotent:
-            raise InvalidState(
-                _("%(day)s is already settled; nothing was posted.")
-                % {"day": business_day.isoformat()}
-            )
-        return batches
-
-    try:
-        with transaction.atomic():
-            # One run at a time: every run locks the bank account first.
-            Account.objects.select_for_update().filter(pk=bank_account().pk).first()
-            existing = settlement_batches_of(business_day)
-            if existing:
-                return already_settled(existing)
-            _check_day_is_closed(business_day)
-            return _settle(business_day, by)
-    except IntegrityError:
-        # A batch or item of this day exists already: a concurrent run won.
+    agencies = _agencies_owed(business_day)
+    if not agencies:
         existing = settlement_batches_of(business_day)
-        if not existing:
-            raise
-        return already_settled(existing)
+        if existing:
+            if not idempotent:
+                raise InvalidState(
+                    _("%(day)s is already settled; nothing was posted.")
+                    % {"day": business_day.isoformat()}
+                )
+            return existing
+    _check_day_is_closed(business_day)
+    # The whole day's lines against the ledger before the first batch, so a day with an
+    # altered line settles nothing. (The settled lines too: that set no run changes.)
+    _check_lines_match_the_ledger(_day_agency_lines(business_day))
+    for agency in agencies:
+        _settle_agency_once(business_day=business_day, agency=agency, by=by)
+    return settlement_batches_of(business_day)

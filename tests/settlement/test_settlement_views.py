@@ -184,7 +184,7 @@ def test_the_batch_file_downloads_as_csv(client, head_office, settled):
         f'attachment; filename="settlement-LOCAL-{local.business_day.isoformat()}.csv"'
     )
     assert response["Cache-Control"].startswith("max-age=0")
-    lines = response.content.decode().splitlines()
+    lines = b"".join(response.streaming_content).decode().splitlines()
     assert lines[0].startswith("reference,service_code,budget_item,amount_egp")
     assert lines[-1] == "CONTROL,3,,203.00,,"
 

@@ -24,7 +24,8 @@ def _day(text: str) -> date:
 class Command(BaseCommand):
     help = (
         "Settle a business day to the agencies (one batch and one ledger transfer per agency). "
-        "Running it again for a settled day posts nothing and lists the batches."
+        "Running it again for a settled day posts nothing and lists the batches; for a day "
+        "settled half-way (a run stopped), it settles the rest."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,7 +40,7 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=by, is_active=True).first()
         if user is None:
             raise CommandError(f"No active user {by!r}.")
-        already = SettlementBatch.objects.filter(business_day=day).exists()
+        before = set(SettlementBatch.objects.filter(business_day=day).values_list("pk", flat=True))
         try:
             batches = settlement_run(business_day=day, by=user)
         except DomainError as error:
@@ -48,7 +49,13 @@ class Command(BaseCommand):
         if not batches:
             self.stdout.write(f"{day}: nothing to settle (no payments owed to an agency).")
             return
-        verb = "already settled, nothing posted" if already else "settled"
+        posted = [b for b in batches if b.pk not in before]
+        if not posted:
+            verb = "already settled, nothing posted"
+        elif before:
+            verb = f"settled the rest ({len(posted)} batches; {len(before)} were settled before)"
+        else:
+            verb = "settled"
         self.stdout.write(f"{day}: {verb}; value date {batches[0].value_date}.")
         for batch in batches:
             self.stdout.write(
