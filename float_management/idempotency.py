@@ -58,6 +58,27 @@ def _claim(*, key: str, scope: str, action: str, print_: str) -> int | None:
     return None if row is None else row[0]
 
 
+def recorded_result(
+    *, key: str, action: str, payload: dict[str, Any], scope: str = "request"
+) -> int | None:
+    """The result id of `key`'s first run, if it was this same request and it finished.
+
+    For a retry that a check made before the transaction would refuse (a card blocked
+    since it paid): the first answer is given again, and nothing is posted.
+    """
+    return (
+        IdempotencyRecord.objects.filter(
+            scope=scope,
+            key=key,
+            action=action,
+            fingerprint=fingerprint(payload),
+            result_id__isnull=False,
+        )
+        .values_list("result_id", flat=True)
+        .first()
+    )
+
+
 def run_once(
     *,
     key: str,

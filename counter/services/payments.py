@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.clock import local_today
-from core.errors import InvalidState
+from core.errors import DomainError, InvalidState
 from core.retry import retry_on_conflict
 from counter import methods
 from counter.checkdigit import new_reference
@@ -34,7 +34,7 @@ from counter.services.catalog import (
 )
 from float_management import services as till
 from float_management import signals
-from float_management.idempotency import run_once
+from float_management.idempotency import recorded_result, run_once
 from float_management.ledger import transfer_post, transfer_reverse
 from float_management.models import (
     Account,
@@ -199,7 +199,17 @@ def payment_post(
     PIN) before the transaction, then locks what it pays from.
     """
     paying = methods.get(method)
-    paying.check(agent=agent, tender=tender)
+    action = f"payment_{paying.key}"
+    payload = {**_payload(agent, service, citizen, amount, references), **paying.payload(tender)}
+    try:
+        paying.check(agent=agent, tender=tender)
+    except DomainError:
+        # A retry of a payment that was posted (its answer lost) gets that payment back,
+        # even if the check would refuse now (the card was blocked or locked since).
+        first = recorded_result(key=idempotency_key, action=action, payload=payload)
+        if first is None:
+            raise
+        return Payment.objects.get(pk=first)
 
     def work() -> Payment:
         held = paying.lock(tender)
@@ -214,11 +224,10 @@ def payment_post(
             held=held,
         )
 
-    payload = {**_payload(agent, service, citizen, amount, references), **paying.payload(tender)}
     with _forgetting_new_accounts_on_failure(), transaction.atomic():
         return run_once(
             key=idempotency_key,
-            action=f"payment_{paying.key}",
+            action=action,
             payload=payload,
             work=work,
             load=lambda pk: Payment.objects.get(pk=pk),

@@ -183,6 +183,25 @@ def _lock(agent, service, citizen, card):
     card.refresh_from_db()
 
 
+def test_a_retry_of_a_card_payment_gets_it_back_after_the_card_locked(
+    agent_a, fixed_service, citizen, card
+):
+    """The answer to a card payment was lost; the card locked before the retry came. The
+    retry used to be refused (the PIN check ran before the key was looked at), and the
+    agent could not show the citizen the payment they had made."""
+    key = _key()
+    first = _card_pay(agent_a, fixed_service, citizen, card, key=key)
+    _lock(agent_a, fixed_service, citizen, card)
+    assert card.is_locked
+
+    again = _card_pay(agent_a, fixed_service, citizen, card, key=key)
+
+    assert again.pk == first.pk and Payment.objects.count() == 1
+    card.account.refresh_from_db()
+    assert card.account.balance == 10_000 - 5_450  # charged once
+    assert ledger_verify().ok
+
+
 def test_three_wrong_pins_lock_the_card_until_a_supervisor_unlocks(
     agent_a, supervisor_a, fixed_service, citizen, card
 ):
