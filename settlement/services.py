@@ -168,7 +168,8 @@ def _settle_agency(*, business_day: date, agency: Agency, by: User) -> Settlemen
     with transaction.atomic():
         # One batch at a time across runs: a concurrent run waits here, then sees this
         # batch committed and skips it.
-        Account.objects.select_for_update().filter(pk=bank_account().pk).first()
+        bank = bank_account()
+        Account.objects.select_for_update().filter(pk=bank.pk).first()
         if SettlementBatch.objects.filter(agency=agency, business_day=business_day).exists():
             return None
         lines = _unsettled_agency_lines(business_day).filter(agency=agency)
@@ -197,7 +198,7 @@ def _settle_agency(*, business_day: date, agency: Agency, by: User) -> Settlemen
             kind=TransferKind.SETTLEMENT,
             legs=[
                 *((Account(pk=pk), amount) for pk, amount in debits.items()),
-                (bank_account(), -total),
+                (bank, -total),
             ],
             created_by=by,
             memo=f"{agency.code} {business_day.isoformat()}",
