@@ -8,7 +8,12 @@ class ReceiptsConfig(AppConfig):
 
     def ready(self) -> None:
         from audit.actions import register_actions
+        from counter import receipting
         from receipts import receivers  # noqa: F401
+        from receipts.views import payment_paid
+
+        # The counter answers a posted payment with its receipt, the original printing.
+        receipting.register(payment_paid)
 
         register_actions(
             [

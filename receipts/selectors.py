@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.db.models import Prefetch
+
 from agents.permissions import Action, can
-from counter.models import Payment, TopUp
+from counter.models import Payment, PaymentLine, TopUp
 from counter.nationalid import mask_national_id
+from counter.services.catalog import service_fields
 from receipts.data import ReceiptData, ReceiptLine
 from receipts.models import Receipt, ReceiptPrint
 from receipts.tokens import print_from
@@ -90,10 +93,36 @@ def print_for_link(token: str, *, user: User) -> ReceiptPrint | None:
     if print_id is None:
         return None
     return (
-        ReceiptPrint.objects.select_related("receipt__payment__branch", "receipt__top_up__branch")
+        ReceiptPrint.objects.select_related(
+            *(f"receipt__payment__{name}" for name in _PAYMENT_RELATED), "receipt__top_up__branch"
+        )
         .filter(pk=print_id, printed_by=user)
         .first()
     )
+
+
+def print_data(printed: ReceiptPrint, *, verify_url: str) -> ReceiptData:
+    """What one print of a receipt says (`print_for_link` read its payment with it)."""
+    receipt = printed.receipt
+    if not receipt.payment_id:
+        return receipt_data(receipt, copy_number=printed.copy_number, verify_url=verify_url)
+    return payment_receipt_data(
+        receipt.payment,
+        kind=receipt.kind,
+        reference=receipt.reference,
+        copy_number=printed.copy_number,
+        verify_url=verify_url,
+    )
+
+
+# A payment's lines with their fee components, in one query.
+_LINES = Prefetch("lines", queryset=PaymentLine.objects.select_related("component"))
+
+
+def _lines_of(payment: Payment) -> list[PaymentLine]:
+    if "lines" in getattr(payment, "_prefetched_objects_cache", {}):
+        return list(payment.lines.all())
+    return list(PaymentLine.objects.filter(payment=payment).select_related("component"))
 
 
 def receipt_data(receipt: Receipt, *, copy_number: int, verify_url: str) -> ReceiptData:
@@ -124,15 +153,32 @@ def receipt_data(receipt: Receipt, *, copy_number: int, verify_url: str) -> Rece
         )
     payment = (
         Payment.objects.select_related(*_PAYMENT_RELATED)
-        .prefetch_related("lines__component", "service__reference_fields")
+        .prefetch_related(_LINES)
         .get(pk=receipt.payment_id)
     )
-    labels = {f.code: (f.label_ar, f.label_en) for f in payment.service.reference_fields.all()}
-    is_void_slip = receipt.kind == Receipt.Kind.VOID
-    citizen = payment.citizen
-    return ReceiptData(
+    return payment_receipt_data(
+        payment,
         kind=receipt.kind,
         reference=receipt.reference,
+        copy_number=copy_number,
+        verify_url=verify_url,
+    )
+
+
+def payment_receipt_data(
+    payment: Payment, *, kind: str, reference: str, copy_number: int, verify_url: str
+) -> ReceiptData:
+    """What the receipt (or the void slip) of `payment` says.
+
+    From the payment as it is in hand: one just posted has its service, till,
+    branch, agent and citizen with it, and its lines are read in one query.
+    """
+    labels = {f.code: (f.label_ar, f.label_en) for f in service_fields(payment.service)}
+    is_void_slip = kind == Receipt.Kind.VOID
+    citizen = payment.citizen
+    return ReceiptData(
+        kind=kind,
+        reference=reference,
         branch_ar=payment.branch.name_ar,
         branch_en=payment.branch.name_en,
         branch_code=payment.branch.code,
@@ -155,7 +201,7 @@ def receipt_data(receipt: Receipt, *, copy_number: int, verify_url: str) -> Rece
         ],
         lines=[
             ReceiptLine(line.component.name_ar, line.component.name_en, line.amount)
-            for line in payment.lines.all()
+            for line in _lines_of(payment)
         ],
         tendered=payment.tendered,
         change=payment.change,

@@ -48,6 +48,59 @@ def _next_number(receipt: Receipt) -> int:
     return receipt.reprints + 1
 
 
+def _audit_print(user: User, receipt: Receipt, number: int, layout: str, role: str) -> None:
+    audit_log.append(
+        stream=audit_log.user_stream(user.pk),
+        action="receipt.original_printed" if number == 1 else "receipt.copy_printed",
+        actor=user,
+        object_type="receipt",
+        object_id=receipt.reference,
+        branch=selectors.branch_of(receipt),
+        data={"number": number, "layout": layout, "kind": receipt.kind, "by": role},
+    )
+
+
+def _refuse_unless_printer(user: User, receipt: Receipt) -> str:
+    role = selectors.printer_role(user, receipt)
+    if role is None:
+        raise NotAllowed(
+            _(
+                "Only the agent who took the payment prints its receipt; "
+                "a reprint is the branch supervisor's."
+            )
+        )
+    return role
+
+
+@retry_on_conflict
+def receipt_print_original(*, user: User, receipt: Receipt) -> ReceiptPrint | None:
+    """Print the original of a receipt that has no row yet (a payment just posted), on the roll.
+
+    Its row is made with the original printed in one statement. None, printing
+    nothing, when the row exists already: the original was printed (a retried
+    confirmation comes back with its payment; the agent prints a copy if needed).
+    """
+    role = _refuse_unless_printer(user, receipt)
+    layout = ReceiptPrint.Layout.ROLL
+    try:
+        with transaction.atomic():
+            receipt.original_printed_at = timezone.now()
+            receipt.save(force_insert=True)
+            printed = ReceiptPrint.objects.create(
+                receipt=receipt, number=1, layout=layout, printed_by=user
+            )
+            _audit_print(user, receipt, 1, layout, role)
+    except IntegrityError:
+        receipt.pk, receipt._state.adding, receipt.original_printed_at = None, True, None
+        if not Receipt.objects.filter(reference=receipt.reference).exists():
+            raise  # not the receipt's row: something else went wrong
+        return None
+    except BaseException:
+        receipt.pk, receipt._state.adding, receipt.original_printed_at = None, True, None
+        raise
+    return printed
+
+
 @retry_on_conflict
 def receipt_print(*, user: User, receipt: Receipt, layout: str) -> ReceiptPrint:
     """Print `receipt` once more: the original the first time, then COPY 2, COPY 3, …
@@ -57,14 +110,7 @@ def receipt_print(*, user: User, receipt: Receipt, layout: str) -> ReceiptPrint:
     """
     if layout not in ReceiptPrint.Layout.values:
         raise InvalidState(_("Choose the 80 mm roll or A4."))
-    role = selectors.printer_role(user, receipt)
-    if role is None:
-        raise NotAllowed(
-            _(
-                "Only the agent who took the payment prints its receipt; "
-                "a reprint is the branch supervisor's."
-            )
-        )
+    role = _refuse_unless_printer(user, receipt)
     # Restored if the transaction rolls back, so that a retry starts from the database.
     before = (receipt.pk, receipt._state.adding, receipt.original_printed_at, receipt.reprints)
     try:
@@ -74,15 +120,7 @@ def receipt_print(*, user: User, receipt: Receipt, layout: str) -> ReceiptPrint:
             printed = ReceiptPrint.objects.create(
                 receipt=receipt, number=number, layout=layout, printed_by=user
             )
-            audit_log.append(
-                stream=audit_log.user_stream(user.pk),
-                action="receipt.original_printed" if number == 1 else "receipt.copy_printed",
-                actor=user,
-                object_type="receipt",
-                object_id=receipt.reference,
-                branch=selectors.branch_of(receipt),
-                data={"number": number, "layout": layout, "kind": receipt.kind, "by": role},
-            )
+            _audit_print(user, receipt, number, layout, role)
     except BaseException:
         receipt.pk, receipt._state.adding, receipt.original_printed_at, receipt.reprints = before
         raise

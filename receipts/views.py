@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from agents.addresses import client_ip
 from agents.permissions import Action, can_see_branch, require
 from core.errors import DomainError, NotAllowed
+from counter.models import Payment
 from receipts import selectors, services
 from receipts.data import ReceiptData
 from receipts.models import Receipt, ReceiptPrint
@@ -65,6 +66,40 @@ def receipt_preview(request: HttpRequest, reference: str) -> HttpResponse:
                 and request.GET.get("print") == "1"
                 and receipt.original_printed_at is None
             ),
+        },
+    )
+
+
+def payment_paid(request: HttpRequest, payment: Payment) -> HttpResponse:
+    """The counter's answer to a payment it has just posted: the receipt, printing.
+
+    Confirm and print are one step (counter.receipting): the original's print is
+    recorded here, by the payment's own agent on the roll, and the page loads its
+    PDF into the print frame at once, with no request in between. The page says
+    where it lives (a reload reads the receipt, it does not post again). A retried
+    confirmation (the same key: the same payment) finds the original printed and
+    prints nothing more; its page offers a copy, as a reload does.
+    """
+    receipt = Receipt(reference=payment.reference, kind=Receipt.Kind.PAYMENT, payment=payment)
+    try:
+        printed = services.receipt_print_original(user=request.user, receipt=receipt)
+    except DomainError as error:
+        messages.error(request, str(error))
+        printed = None
+    if printed is None:
+        return redirect("receipt", reference=payment.reference)
+    data = selectors.payment_receipt_data(
+        payment, kind=receipt.kind, reference=receipt.reference, copy_number=0, verify_url=""
+    )
+    return render(
+        request,
+        "receipts/preview.html",
+        {
+            "receipt": receipt,
+            "data": data,
+            "may_print": True,
+            "print_link": reverse("receipt_print_pdf", args=[print_token_for(printed.pk)]),
+            "page_url": reverse("receipt", args=[receipt.reference]),
         },
     )
 
@@ -141,9 +176,7 @@ def receipt_print_pdf(request: HttpRequest, token: str) -> HttpResponse:
     if not can_see_branch(request.user, selectors.branch_of(receipt)):
         raise Http404
     reference = receipt.reference
-    data = selectors.receipt_data(
-        receipt, copy_number=printed.copy_number, verify_url=_verify_url(request, reference)
-    )
+    data = selectors.print_data(printed, verify_url=_verify_url(request, reference))
     suffix = f"-copy{printed.copy_number}" if printed.copy_number else ""
     return _pdf_response(data, layout=printed.layout, filename=f"receipt-{reference}{suffix}.pdf")
 

@@ -11,6 +11,7 @@ from counter import methods
 from counter.forms.fields import PinField
 from counter.methods import PaymentMethod
 from counter.models import Citizen, Service
+from counter.services.catalog import service_fields
 from float_management.forms import KeyedForm, MoneyField
 
 
@@ -34,7 +35,7 @@ class PaymentForm(KeyedForm):
         super().__init__(*args, **kwargs)
         self.service, self.citizen = service, citizen
         fields: dict[str, forms.Field] = {}
-        for ref in service.reference_fields.all():
+        for ref in service_fields(service):
             field = forms.CharField(
                 label=ref.label, help_text=ref.hint, required=ref.required, max_length=60
             )

@@ -104,7 +104,7 @@ def _post(
     )
     # Each line keeps what it credited (the account ids come from memory: the legs above
     # looked them up), so settlement and reports never work it out from a later catalog.
-    PaymentLine.objects.bulk_create(
+    lines = PaymentLine.objects.bulk_create(
         [
             PaymentLine(
                 payment=payment,
@@ -117,6 +117,10 @@ def _post(
             for c, line in quote.lines
         ]
     )
+    # Kept as if prefetched: the receipt printed next reads them here, not again.
+    prefetched = payment.lines.all()
+    prefetched._result_cache, prefetched._prefetch_done = lines, True
+    payment._prefetched_objects_cache = {"lines": prefetched}
     return payment
 
 

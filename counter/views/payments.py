@@ -1,4 +1,9 @@
-"""Taking a payment (two steps: details, then confirm), today's payments, voids, cards."""
+"""Taking a payment, today's payments, voids, cards.
+
+A fixed fee shows its total on the form, and a cash payment is posted and its
+receipt printed from there in one step; a card (its PIN) and a variable amount
+(its total) are confirmed on a second page first.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,16 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from agents.permissions import Action, get_scoped_or_404, require
 from core.digits import normalize_digits
 from core.errors import DomainError
-from counter import methods
+from counter import methods, receipting
 from counter.errors import CardUnusable
 from counter.forms.payments import (
     CardIssueForm,
@@ -28,9 +33,10 @@ from counter.forms.payments import (
     PaymentForm,
     VoidForm,
 )
-from counter.models import Citizen, Payment, PrepaidCard, Service
+from counter.models import Citizen, Payment, PrepaidCard
 from counter.services import cards as card_services
 from counter.services import payments as payment_services
+from counter.services.catalog import payable_service
 from counter.services.citizens import otp_send_to_bound_mobile
 from counter.views.citizens import citizen_from_token, citizen_link_gone
 from float_management.models import SessionStatus
@@ -38,16 +44,13 @@ from float_management.selectors import session_active_for
 from float_management.services.till import TILL_CLOSING_MESSAGE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from django.db.models import QuerySet
 
 _ISSUED_CARD = "counter.issued_card"  # session key: the card just issued, shown once
-_PAYABLE = (
-    Service.objects.filter(is_active=True)
-    .select_related("agency")
-    .prefetch_related("reference_fields")
-)
+# The pay form's button of a fixed fee: post at once if the method asks nothing more.
+CONFIRM_DIRECT = "direct"
 
 
 class _CitizenLinkGone(Exception):
@@ -105,6 +108,7 @@ def _pay_page(request: HttpRequest, form: PaymentForm) -> HttpResponse:
         # A fixed fee is known now: the cash to ask for is on the form, not on step two.
         "quote": payment_services.payment_fixed_quote(service=form.service),
         "till_notice": _till_notice(request),
+        "confirm_direct": CONFIRM_DIRECT,
     }
     return render(request, "counter/payments/pay.html", context)
 
@@ -148,11 +152,31 @@ def _refused(
     return _pay_page(request, form)
 
 
+def _confirmation(form: PaymentForm, data: Mapping[str, Any]) -> forms.Form | None:
+    """The confirmation as posted, or None while it is still to be shown.
+
+    The confirmation page posts confirm=1 with what the method asks (a card's PIN).
+    The form of a fixed fee, whose total it shows, posts confirm=direct: a method
+    that asks nothing more (cash) is then posted at once, one that does is
+    confirmed first. A variable amount's total is seen on the confirmation only.
+    """
+    if "confirm" not in data:
+        return None
+    confirmation = form.confirmation(data)
+    if data["confirm"] == CONFIRM_DIRECT and (
+        confirmation.fields or payment_services.payment_fixed_quote(service=form.service) is None
+    ):
+        return None
+    return confirmation
+
+
 @require_http_methods(["GET", "POST"])
 @require(Action.OPERATE_COUNTER)
 def pay(request: HttpRequest, code: str) -> HttpResponse:
-    """Step one (details: the confirmation shown), then the confirmation (posted, printed)."""
-    service = get_object_or_404(_PAYABLE, code=code)
+    """The form, the confirmation where one is needed, then the payment and its receipt."""
+    service = payable_service(code)
+    if service is None:
+        raise Http404
     try:
         citizen = _citizen_from(request)
     except _CitizenLinkGone:
@@ -160,7 +184,7 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
     form = PaymentForm(request.POST or None, service=service, citizen=citizen)
     if request.method != "POST" or not form.is_valid():
         return _pay_page(request, form)
-    confirmation = form.confirmation(request.POST) if "confirm" in request.POST else None
+    confirmation = _confirmation(form, request.POST)
     if confirmation is None or not confirmation.is_valid():
         return _confirm_page(request, form, confirmation)
     try:
@@ -169,8 +193,8 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
         )
     except (DomainError, ValidationError) as error:
         return _refused(request, form, error)
-    # The receipt, with the print dialog opened on it.
-    return redirect(reverse("receipt", args=[payment.reference]) + "?print=1")
+    # The receipt, its original printing (counter.receipting).
+    return receipting.paid(request, payment)
 
 
 def _payments_in_scope(request: HttpRequest) -> QuerySet[Payment]:

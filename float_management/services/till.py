@@ -83,7 +83,7 @@ def till_session_open_locked(agent: User) -> TillSession:
         raise NotAllowed(_("Only counter agents work at a till."))
     session = (
         TillSession.objects.select_for_update(of=("self",))
-        .select_related("account", "branch")
+        .select_related("account", "branch", "counter")  # the counter: for the receipt
         .filter(agent=agent, status=SessionStatus.OPEN)
         .first()
     )

@@ -74,6 +74,14 @@
     event.preventDefault();
     print();
   });
+  // A payment just posted comes with its original's print recorded (data-print): the
+  // frame loads it at once. The page then names its own address, so that a reload
+  // reads the receipt rather than posting the payment again.
+  if (button.dataset.page) history.replaceState(null, "", button.dataset.page);
+  if (button.dataset.print) {
+    button.disabled = true;
+    printInFrame(button.dataset.print);
+  }
   // Only while the original is unprinted does the server ask for it (data-auto).
-  if (button.dataset.auto === "1") print();
+  else if (button.dataset.auto === "1") print();
 })();

@@ -10,10 +10,11 @@ from counter.citizen_links import citizen_token
 from counter.models import Payment
 from counter.services import cards
 from float_management.models import Request
+from receipts.tokens import print_token_for
 
-# The login session, the user, the service, its reference fields, the agent's till (for
-# the closing notice). The fixed fee's terms come from the catalog's cache: no query.
-PAY_FORM_QUERIES = 5
+# The login session, the user, the agent's till (for the closing notice). The service,
+# its reference fields and the fixed fee's terms come from the catalog's cache.
+PAY_FORM_QUERIES = 3
 
 
 def _key():
@@ -54,9 +55,13 @@ def test_confirming_posts_once_even_when_clicked_twice(
     first = client.post(url, data)
     second = client.post(url, data)
     payment = Payment.objects.get()
-    assert first.status_code == second.status_code == 302
-    receipt = reverse("receipt", args=[payment.reference]) + "?print=1"
-    assert first["Location"] == second["Location"] == receipt
+    # The first answer is the receipt, its original printing; the second (the same key)
+    # finds it printed and goes to the receipt page, printing nothing more.
+    assert first.status_code == 200
+    assert "receipts/preview.html" in [t.name for t in first.templates]
+    assert second.status_code == 302
+    assert second["Location"] == reverse("receipt", args=[payment.reference])
+    assert payment.receipts.get().prints.count() == 1
     assert payment.references == {"licence": "123456"}
 
 
@@ -157,7 +162,7 @@ def test_the_pay_form_of_a_fixed_fee_service_shows_the_fees_and_total_before_the
         response = client.get(url)
     page = response.content.decode()
     assert response.context["quote"].total == 5_450
-    assert '<strong id="pay-total">54.50</strong>' in page
+    assert '<strong id="pay-total" data-piastres="5450">54.50</strong>' in page
     for amount in ("50.00", "3.00", "1.50"):  # broken down as on the confirmation
         assert f'<td class="num">{amount}</td>' in page
     assert page.index('id="pay-total"') < page.index('name="tendered"')
@@ -186,7 +191,7 @@ def test_a_card_payment_asks_the_pin_on_the_confirmation(
     response = client.post(url, {**data, "confirm": "1", "pin": "0000"})
     assert response.status_code == 200 and response.context["error"]
     response = client.post(url, {**data, "confirm": "1", "pin": "١٢٣٤"})
-    assert response.status_code == 302
+    assert "receipts/preview.html" in [t.name for t in response.templates]
     assert Payment.objects.get().card_balance_after == 4_550
 
 
@@ -383,4 +388,53 @@ def test_a_card_confirmation_without_its_pin_asks_again_and_counts_no_wrong_try(
     assert response.context["quote"].total == 5_450
     card.refresh_from_db()
     assert card.failed_pin_attempts == 0
+    assert not Payment.objects.exists()
+
+
+def test_cash_for_a_fixed_fee_is_posted_and_printed_from_the_form(
+    client, agent_a, fixed_service, citizen, open_till
+):
+    """The form shows the total: its button posts the cash and prints, with no step between."""
+    client.force_login(agent_a)
+    url = reverse("counter:pay", args=[fixed_service.code])
+    form = client.get(url).content.decode()
+    assert 'name="confirm" value="direct"' in form
+    response = client.post(url, _pay_data(citizen, confirm="direct"))
+    payment = Payment.objects.get()
+    assert payment.change == 4_550
+    assert "receipts/preview.html" in [t.name for t in response.templates]
+    page = response.content.decode()
+    printed = payment.receipts.get().prints.get()
+    assert (printed.number, printed.layout, printed.printed_by) == (1, "roll", agent_a)
+    # The page loads that print into its frame and names its own address for a reload.
+    link = reverse("receipt_print_pdf", args=[print_token_for(printed.pk)])
+    assert f'data-print="{link}"' in page
+    assert f'data-page="{reverse("receipt", args=[payment.reference])}"' in page
+    assert client.get(link)["Content-Type"] == "application/pdf"
+
+
+def test_a_card_chosen_on_the_fixed_fee_form_asks_its_pin_first(
+    client, agent_a, fixed_service, citizen, open_till
+):
+    card = cards.card_issue(agent=agent_a, citizen=citizen, pin="1234", idempotency_key=_key())
+    client.force_login(agent_a)
+    url = reverse("counter:pay", args=[fixed_service.code])
+    data = _pay_data(citizen, method="card", tendered="", card_number=card.number)
+    response = client.post(url, {**data, "confirm": "direct"})
+    assert "counter/payments/confirm.html" in [t.name for t in response.templates]
+    assert not response.context["confirmation"].is_bound  # asked for, not refused
+    assert not Payment.objects.exists()
+
+
+def test_a_variable_amount_is_confirmed_before_it_is_posted_even_if_posted_direct(
+    client, agent_a, bill_service, citizen, open_till
+):
+    client.force_login(agent_a)
+    url = reverse("counter:pay", args=[bill_service.code])
+    assert 'value="direct"' not in client.get(url).content.decode()
+    data = _pay_data(
+        citizen, amount="120", tendered="200", confirm="direct", ref_bill="123456789012"
+    )
+    response = client.post(url, data)
+    assert "counter/payments/confirm.html" in [t.name for t in response.templates]
     assert not Payment.objects.exists()

@@ -90,6 +90,13 @@ def _agent_screens(scan: Scanner, base: str) -> None:
     scan.scan("payment-form-errors")
     page.fill("input[name=ref_licence_no]", "1111/2026")
     page.fill("input[name=tendered]", "50")
+    page.wait_for_selector("#pay-change:has-text('26.00')")
+    scan.scan("payment-form-change")  # the change as typed; not posted
+    # A variable amount's total is seen on a confirmation page before it is posted.
+    scan.visit("payment-form-variable", f"{base}/counter/pay/LA-107/?citizen={citizen}")
+    page.fill("input[name=ref_contract_no]", "123456")
+    page.fill("input[name=amount]", "100")
+    page.fill("input[name=tendered]", "200")
     with page.expect_navigation(wait_until="load"):
         page.keyboard.press("Enter")
     page.wait_for_selector("#change-due")

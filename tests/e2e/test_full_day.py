@@ -101,13 +101,6 @@ def _follow(page, selector: str) -> None:
         page.locator(selector).click()
 
 
-def _confirm(page) -> None:
-    """Confirm the payment with Enter once the confirm button has the focus."""
-    page.wait_for_selector("main form button.primary:focus")
-    with page.expect_navigation(wait_until="load"):
-        page.keyboard.press("Enter")
-
-
 def _approve_on_board(supervisor, what: str) -> None:
     """The request arrives on the live board; the supervisor approves it there."""
     approve = supervisor.locator("button[data-approve]").first
@@ -141,10 +134,11 @@ def _pay_cash(agent, code: str, licence: str, tendered: str) -> str:
     _find_service(agent, code)
     agent.fill("input[name=ref_licence_no]", licence)
     agent.fill("input[name=tendered]", tendered)
-    agent.keyboard.press("Enter")
-    agent.wait_for_selector("#change-due")
-    _confirm(agent)
-    match = re.search(r"/receipts/(\d{12})/\?print=1$", agent.url)
+    agent.wait_for_selector("#pay-change:not(:empty)")  # the change, worked out as typed
+    with agent.expect_navigation(wait_until="load"):
+        agent.keyboard.press("Enter")  # from the cash: the form's button posts and prints
+    agent.wait_for_url(re.compile(r"/receipts/\d{12}/$"))  # the page names its address
+    match = re.search(r"/receipts/(\d{12})/$", agent.url)
     assert match, agent.url
     return match.group(1)
 
@@ -209,16 +203,16 @@ def test_a_full_day_at_the_counter(login, app_server, day):
     _find_service(agent, "LA-106")
     agent.fill("input[name=ref_licence_no]", "4321/2026")
     agent.fill("input[name=tendered]", "50")
-    agent.keyboard.press("Enter")
-    agent.wait_for_selector("#change-due")
-    assert agent.inner_text("#change-due").strip() == egp(5_000 - CASH_PAYMENT)
+    change = f"#pay-change:has-text('{egp(5_000 - CASH_PAYMENT)}')"
+    agent.wait_for_selector(change)  # worked out as typed, before anything is posted
     _shot(agent, day, "payment", axe)
-    _confirm(agent)
-    assert re.search(r"/receipts/\d{12}/\?print=1$", agent.url), agent.url
+    with agent.expect_navigation(wait_until="load"):
+        agent.keyboard.press("Enter")  # from the cash: the form's button posts and prints
+    agent.wait_for_url(re.compile(r"/receipts/\d{12}/$"))  # the page names its address
     assert egp(CASH_PAYMENT) in agent.inner_text("main")
     _shot(agent, day, "receipt", axe)
-    # The original prints by itself after a payment: the page records the print (POST) and
-    # loads that print's PDF into its print frame.
+    # The original prints by itself after a payment: the confirmation recorded the print and
+    # the page loads that print's PDF into its print frame.
     frame = agent.wait_for_selector("iframe[aria-hidden=true]", state="attached")
     pdf = agent.request.get(urljoin(server + "/", frame.get_attribute("src")))
     assert pdf.ok
@@ -269,7 +263,7 @@ def test_a_full_day_at_the_counter(login, app_server, day):
     _shot(agent, day, "payment-card", axe)
     with agent.expect_navigation(wait_until="load"):
         agent.keyboard.press("Enter")
-    assert re.search(r"/receipts/\d{12}/\?print=1$", agent.url), agent.url
+    agent.wait_for_url(re.compile(r"/receipts/\d{12}/$"))  # the page names its address
     assert egp(TOP_UP - CARD_PAYMENT) in agent.inner_text("main")  # the card's balance after
 
     # A mistaken payment, voided with the supervisor's approval on the board.

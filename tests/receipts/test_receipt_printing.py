@@ -15,11 +15,14 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from agents.models import Role
 from audit.models import AuditEntry
+from core.errors import NotAllowed
 from counter.services import payments
 from receipts import selectors, services
 from receipts.models import Receipt, ReceiptPrint
 from receipts.tokens import print_token_for
+from tests.factories import person
 
 JSON = {"Accept": "application/json"}
 
@@ -322,3 +325,54 @@ def test_the_preview_says_it_is_not_a_receipt_and_the_print_does_not(
     assert "PREVIEW" not in text and "COPY" not in text
     copy = client.get(_print(client, payment.reference).json()["pdf"])
     assert "Copy no. 2" in text_of(copy.content, tmp_path)
+
+
+def _new_receipt(payment):
+    return Receipt(reference=payment.reference, kind=Receipt.Kind.PAYMENT, payment=payment)
+
+
+def test_the_original_of_a_payment_just_posted_is_printed_once_and_audited(agent_a, payment):
+    printed = services.receipt_print_original(user=agent_a, receipt=_new_receipt(payment))
+    assert (printed.number, printed.layout, printed.printed_by) == (1, "roll", agent_a)
+    assert _prints(payment.reference) == [(1, "agent_a", "roll")]
+    receipt = Receipt.objects.get(reference=payment.reference)
+    assert receipt.original_printed_at is not None and receipt.reprints == 0
+    entry = AuditEntry.objects.get(action="receipt.original_printed")
+    assert entry.object_id == payment.reference and entry.data["number"] == 1
+    # A retried confirmation comes back with the same payment: nothing more is printed.
+    assert services.receipt_print_original(user=agent_a, receipt=_new_receipt(payment)) is None
+    assert _prints(payment.reference) == [(1, "agent_a", "roll")]
+    assert AuditEntry.objects.filter(action__startswith="receipt.").count() == 1
+
+
+def test_the_original_is_not_printed_by_another_agent(agent_a, branch_a, payment):
+    colleague = person("agent_a2", Role.AGENT, branch=branch_a)
+    with pytest.raises(NotAllowed):
+        services.receipt_print_original(user=colleague, receipt=_new_receipt(payment))
+    assert not Receipt.objects.exists() and not ReceiptPrint.objects.exists()
+
+
+def test_a_payment_and_its_original_cost_a_fixed_number_of_queries(
+    agent_a, fixed_service, citizen, open_till, django_assert_num_queries
+):
+    """The posting's statements, then the original: its row, the print, the audit head and
+    entry, and the payment's lines are not read back (the payment has them in hand)."""
+    payment = payments.payment_post_cash(
+        agent=agent_a,
+        service=fixed_service,
+        citizen=citizen,
+        amount=None,
+        references={"licence": "123456"},
+        tendered=10_000,
+        idempotency_key=uuid.uuid4().hex,
+    )
+    receipt = _new_receipt(payment)
+    # The savepoint and its release (the test runs inside a transaction) and four statements.
+    with django_assert_num_queries(6):
+        services.receipt_print_original(user=agent_a, receipt=receipt)
+    with django_assert_num_queries(0):
+        data = selectors.payment_receipt_data(
+            payment, kind="payment", reference=payment.reference, copy_number=0, verify_url=""
+        )
+    assert [line.amount for line in data.lines] == [5_000, 300, 150]
+    assert data.counter_number == open_till.counter.number
