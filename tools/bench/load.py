@@ -12,11 +12,13 @@ as head office in a child process, then starts payments at --rate per second
 (open loop: a payment's clock starts when it is due, not when an agent is
 free) for --seconds, each one the requests the counter screen makes:
 
-    GET  /counter/pay/<service>/?citizen=<id>      the form (its idempotency key)
-    POST the details                               the confirm page
-    POST confirm=1 (and the PIN for a card)        posts the payment, 302 to the receipt
-    GET  /receipts/<ref>/?print=1                  the receipt preview
-    POST /receipts/<ref>/print/, GET its PDF link   the original print and its PDF
+    GET  /counter/pay/<service>/?citizen=<token>   the form (total shown, idempotency key)
+    POST confirm=direct and the cash               posts the payment and prints the
+                                                   original: the receipt page, its print link
+    GET  the print's PDF                           what the print frame loads
+
+(a card's PIN is asked on a confirmation page between the form and the posting:
+one more round trip).
 
 A share of them (--card-share) are paid with prepaid cards issued and topped up
 before the run. It prints achieved payments/s, latency percentiles (from
@@ -25,7 +27,8 @@ by kind, dashboard commit-to-push latency, and CPU and memory of the server,
 PostgreSQL, Redis and the bench itself. With --steps it runs several rates in a
 row on the same servers and prints one table. With --pgbench it also runs
 PostgreSQL's pgbench on the SQL a payment issues (tools/bench/pgbench.py) and prints
-the ratio.
+the ratio. Before the servers start it measures the flow in process
+(tools/bench/flow.py): SQL statements and CPU per request.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ REFERENCES = {"ref_licence_no": "1000/2026"}
 PIN = "2468"
 TARGET_P95 = 0.300
 _KEY = re.compile(r'name="idempotency_key"[^>]*value="([0-9a-f]{32})"')
+_PRINT = re.compile(r'data-print="([^"]+)"')
 
 
 def _ms(seconds: float) -> str:
@@ -73,7 +77,7 @@ def _ms(seconds: float) -> str:
 
 @dataclass
 class Plan:
-    agents: list[tuple[str, int, str | None]]  # username, citizen id, card number
+    agents: list[tuple[str, str, str | None]]  # username, citizen token, card number
     password: str
     base_count: int
 
@@ -82,10 +86,11 @@ def _django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     # The set-up's own payments (card top-ups) need not reach any dashboard.
     os.environ["DASHBOARD_PUSHES"] = "0"
-    # The servers' key: PINs of the cards issued here are keyed hashes under it.
-    from tools.bench.servers import SECRET_KEY
+    # The servers' settings (debug off) and key: PINs of the cards issued here are keyed
+    # hashes under it, and the citizen tokens made here are signed with it.
+    from tools.bench.servers import server_env
 
-    os.environ["DJANGO_SECRET_KEY"] = SECRET_KEY
+    os.environ.update({k: v for k, v in server_env(4).items() if k.startswith("DJANGO_")})
     import django
 
     django.setup()
@@ -106,6 +111,7 @@ def prepare(agents: int, card_share: float) -> Plan:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
+    from counter.citizen_links import citizen_token
     from counter.models import Citizen
     from counter.services import cards as card_services
     from float_management.models import SessionStatus, TillSession
@@ -126,14 +132,14 @@ def prepare(agents: int, card_share: float) -> Plan:
     chosen = sessions[::step][:agents]
     citizens = list(Citizen.objects.order_by("pk").values_list("pk", flat=True)[: len(chosen)])
     with_card = round(len(chosen) * card_share)
-    plan: list[tuple[str, int, str | None]] = []
+    plan: list[tuple[str, str, str | None]] = []
     for i, session in enumerate(chosen):
-        citizen_id = citizens[i % len(citizens)]
+        citizen = Citizen.objects.get(pk=citizens[i % len(citizens)])
         card = None
         if i < with_card:
             card = card_services.card_issue(
                 agent=session.agent,
-                citizen=Citizen.objects.get(pk=citizen_id),
+                citizen=citizen,
                 pin=PIN,
                 idempotency_key=uuid.uuid4().hex,
             )
@@ -144,7 +150,8 @@ def prepare(agents: int, card_share: float) -> Plan:
                 idempotency_key=uuid.uuid4().hex,
             )
             card = card.number
-        plan.append((session.agent.username, citizen_id, card))
+        token = citizen_token(agent=session.agent, citizen=citizen)
+        plan.append((session.agent.username, token, card))
     return Plan(agents=plan, password=DEFAULT_PASSWORD, base_count=_payments_today())
 
 
@@ -224,15 +231,11 @@ class Load:
         raise Failed("no CSRF cookie")
 
     async def payment(
-        self, agent: tuple[aiohttp.ClientSession, int, str | None], step: Step, due: float
+        self, agent: tuple[aiohttp.ClientSession, str, str | None], step: Step, due: float
     ) -> None:
-        session, citizen_id, card = agent
-        url = f"{self.http}/counter/pay/{SERVICE}/?citizen={citizen_id}"
-        data = {
-            **REFERENCES,
-            "citizen": str(citizen_id),
-            "csrfmiddlewaretoken": self._csrf(session),
-        }
+        session, token, card = agent
+        url = f"{self.http}/counter/pay/{SERVICE}/?citizen={token}"
+        data = {**REFERENCES, "citizen": token, "csrfmiddlewaretoken": self._csrf(session)}
         if card:
             data.update(method="card", card_number=card)
         else:
@@ -248,42 +251,30 @@ class Load:
             if not match:
                 raise Failed("form without key")
             data["idempotency_key"] = match.group(1)
-            async with session.post(url, data=data) as r:
+        if card and self.flow == "screen":
+            # The form's button: a card is asked its PIN on the confirmation first.
+            async with session.post(url, data={**data, "confirm": "direct"}) as r:
                 html = await r.text()
-                if r.status != 200 or 'name="confirm"' not in html:
-                    raise Failed(f"details {r.status}")
-        data["confirm"] = "1"
+                if r.status != 200 or 'name="pin"' not in html:
+                    raise Failed(f"card confirmation {r.status}")
         if card:
-            data["pin"] = PIN
+            data.update(confirm="1", pin=PIN)
+        else:
+            data["confirm"] = "direct"  # the form's button: posted and printed at once
         pressed = time.monotonic()
         async with session.post(url, data=data, allow_redirects=False) as r:
-            await r.read()
-            if r.status != 302:
+            html = await r.text()
+            link = _PRINT.search(html)
+            if r.status != 200 or link is None:
                 raise Failed(f"confirm {r.status}")
-            location = r.headers["Location"]
         committed = time.monotonic()
         self.count += 1
         self.commits[self.count] = committed
         step.post.append(committed - pressed)
-        if self.flow == "screen":
-            receipt = self.http + location if location.startswith("/") else location
-            async with session.get(receipt) as r:
-                await r.read()
-                if r.status != 200:
-                    raise Failed(f"receipt {r.status}")
         if self.pdf:
-            reference = location.split("/receipts/")[1].split("/")[0]
             fetch = time.monotonic()
-            # Printing is a POST (the original, counted); its answer links that print's PDF.
-            async with session.post(
-                f"{self.http}/receipts/{reference}/print/",
-                data={"layout": "roll", "csrfmiddlewaretoken": self._csrf(session)},
-                headers={"Accept": "application/json"},
-            ) as r:
-                if r.status != 200:
-                    raise Failed(f"print {r.status}")
-                printed = await r.json()
-            async with session.get(self.http + printed["pdf"]) as r:
+            # The original's print was recorded by the confirmation: its frame loads the PDF.
+            async with session.get(self.http + link.group(1).replace("&amp;", "&")) as r:
                 body = await r.read()
                 if r.status != 200 or not body.startswith(b"%PDF"):
                     raise Failed(f"pdf {r.status}")
@@ -394,7 +385,7 @@ async def _run(
     print(f"Logging in {len(plan.agents)} agents …", flush=True)
     gate = asyncio.Semaphore(max(2, args.workers))
 
-    async def login(entry: tuple[str, int, str | None]) -> tuple[object, int, str | None]:
+    async def login(entry: tuple[str, str, str | None]) -> tuple[object, str, str | None]:
         async with gate:
             return (await load.login(aiohttp, entry[0]), entry[1], entry[2])
 
@@ -540,9 +531,15 @@ def main(argv: list[str] | None = None) -> None:
         "--flow",
         choices=("screen", "post"),
         default="screen",
-        help="screen: the counter screen's requests (form, details, confirm, receipt page, "
-        "print, PDF); post: only the confirming "
-        "POST (with a key made by the client) and the PDF",
+        help="screen: the counter screen's requests (the form, the confirming POST that "
+        "prints, the print's PDF; a card's confirmation page between); post: only the "
+        "confirming POST (with a key made by the client) and the PDF",
+    )
+    parser.add_argument(
+        "--flow-runs",
+        type=int,
+        default=200,
+        help="payments measured in process for the per-request CPU and SQL (0: none)",
     )
     parser.add_argument(
         "--no-pgbench", action="store_true", help="leave out pgbench on the same SQL"
@@ -564,6 +561,21 @@ def main(argv: list[str] | None = None) -> None:
         env=server_env(2),
         check=True,
     )
+    flow_steps = []
+    if args.flow_runs:
+        from tools.bench.flow import measure_flow, report_flow
+
+        username, token, _card = next(a for a in plan.agents if a[2] is None)
+        print(f"The counter flow in process, {args.flow_runs} cash payments …", flush=True)
+        flow_steps = measure_flow(
+            username=username,
+            token=token,
+            service=SERVICE,
+            references=REFERENCES,
+            runs=args.flow_runs,
+        )
+        report_flow(flow_steps)
+        plan.base_count = _payments_today()
     pgbench = None
     if not args.no_pgbench:
         from tools.bench.pgbench import run_pgbench
@@ -583,6 +595,9 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         servers.stop()
     report(args, steps, connected, pgbench)
+    if flow_steps:
+        print("\nPer request, in process (tools/bench/flow.py):")
+        report_flow(flow_steps)
     if any(s.errors for s in steps):
         print(f"median errors per step: {statistics.median(sum(s.errors.values()) for s in steps)}")
 

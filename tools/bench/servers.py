@@ -41,7 +41,7 @@ def server_env(pool_max: int) -> dict[str, str]:
     env.update(
         {
             "DJANGO_DEBUG": "0",
-            "DJANGOSECRET_KEY": SECRET_KEY,
+            "DJANGO_SECRET_KEY": SECRET_KEY,
             "DASHBOARD_PUSHES": "1",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
             "DJANGO_SECURE_SSL_REDIRECT": "0",
