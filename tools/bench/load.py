@@ -53,6 +53,7 @@ from urllib.parse import urlparse
 import psutil
 
 from tools.bench.dashboards import percentile, watch_dashboards
+from tools.bench.servers import KINDS
 
 if TYPE_CHECKING:
     import aiohttp
@@ -514,7 +515,7 @@ def report(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", choices=("daphne", "gunicorn", "uvicorn"), default="gunicorn")
+    parser.add_argument("--server", choices=KINDS, default="gunicorn")
     parser.add_argument("--workers", type=int, default=3, help="HTTP worker processes")
     parser.add_argument("--rate", type=float, default=170.0, help="payments per second")
     parser.add_argument(

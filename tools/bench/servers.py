@@ -5,6 +5,8 @@
   the websockets. In production a proxy routes /ws/ to daphne; here the bench
   connects the dashboards to daphne's port directly.
 - `uvicorn`: N uvicorn worker processes serving the ASGI app (HTTP and websockets).
+- `granian`: N granian worker processes (Rust HTTP, the WSGI app, one blocking
+  thread each) for HTTP, one daphne for the websockets, as with gunicorn.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
-KINDS = ("daphne", "gunicorn", "uvicorn")
+KINDS = ("daphne", "gunicorn", "uvicorn", "granian")
 
 
 def free_port() -> int:
@@ -96,6 +98,33 @@ class Servers:
                     "5",
                     "--backlog",
                     "2048",
+                ],
+                pool_max=2,
+            )
+            ws_port = free_port()
+            self.ws = f"ws://127.0.0.1:{ws_port}"
+            self._spawn("daphne", [*daphne[:5], "-p", str(ws_port), daphne[5]], pool_max=4)
+        elif self.kind == "granian":
+            self._spawn(
+                "granian",
+                [
+                    python,
+                    "-m",
+                    "granian",
+                    "config.wsgi:application",
+                    "--interface",
+                    "wsgi",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(self.workers),
+                    "--blocking-threads",
+                    "1",
+                    "--backlog",
+                    "2048",
+                    "--no-log",
                 ],
                 pool_max=2,
             )
