@@ -21,7 +21,8 @@ from importlib import resources
 import arabic_reshaper
 from bidi.algorithm import get_base_level, get_display
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
+
+from receipts.font_embedding import RECEIPT_ALPHABET, PrebuiltTTFont
 
 FONT = "Amiri"
 
@@ -31,12 +32,13 @@ def register_fonts() -> None:
     """Register Amiri (regular) with ReportLab, once per process.
 
     Parsing the TTF takes tens of milliseconds; the registry is global, so the
-    parsed face serves every later document. (The package's Amiri-Bold.ttf is
-    not used: see receipts.pdf.layout on bold.)
+    parsed face serves every later document, and so does the subset of it
+    that every document embeds (receipts.font_embedding). (The package's
+    Amiri-Bold.ttf is not used: see receipts.pdf.layout on bold.)
     """
     font = resources.files("fontpkg_amiri") / "files" / "Amiri-Regular.ttf"
     with resources.as_file(font) as path:
-        pdfmetrics.registerFont(TTFont(FONT, str(path)))
+        pdfmetrics.registerFont(PrebuiltTTFont(FONT, str(path), RECEIPT_ALPHABET))
 
 
 @functools.lru_cache(maxsize=4096)
