@@ -174,6 +174,15 @@ def test_the_same_receipt_gives_the_same_bytes_dated_when_it_was_issued():
     assert b"/CreationDate (D:20250601113200+00'00')" in pdf
 
 
+def test_every_stream_is_deflated_and_the_receipt_stays_small():
+    pdf = render_receipt(receipt())
+
+    streams = re.findall(rb"<<([^<>]*)>>\nstream\n", pdf)
+    assert len(streams) == 3  # the page, the font file and its ToUnicode map
+    assert all(b"/Filter [ /FlateDecode ]" in dictionary for dictionary in streams)
+    assert len(pdf) < 40_000
+
+
 @pytest.fixture
 def drawn():
     """Every string drawn on a canvas while the test runs, as ReportLab was given it."""
