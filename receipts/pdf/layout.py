@@ -11,6 +11,7 @@ a receipt, a third of the time budget.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -85,7 +86,9 @@ LAYOUTS = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def text_width(text: str, size: float) -> float:
+    """The width of `text` in points; cached, as labels are measured on every receipt."""
     return stringWidth(text, FONT, size)
 
 
