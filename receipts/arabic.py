@@ -21,7 +21,8 @@ from importlib import resources
 import arabic_reshaper
 from bidi.algorithm import get_base_level, get_display
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
+
+from receipts.font_embedding import RECEIPT_ALPHABET, PrebuiltTTFont
 
 FONT = "Amiri"
 
@@ -31,12 +32,13 @@ def register_fonts() -> None:
     """Register Amiri (regular) with ReportLab, once per process.
 
     Parsing the TTF takes tens of milliseconds; the registry is global, so the
-    parsed face serves every later document. (The package's Amiri-Bold.ttf is
-    not used: see receipts.pdf.layout on bold.)
+    parsed face serves every later document, and so does the subset of it
+    that every document embeds (receipts.font_embedding). (The package's
+    Amiri-Bold.ttf is not used: see receipts.pdf.layout on bold.)
     """
     font = resources.files("fontpkg_amiri") / "files" / "Amiri-Regular.ttf"
     with resources.as_file(font) as path:
-        pdfmetrics.registerFont(TTFont(FONT, str(path)))
+        pdfmetrics.registerFont(PrebuiltTTFont(FONT, str(path), RECEIPT_ALPHABET))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -89,8 +91,14 @@ def wrap_visual(text: str, font: str, size: float, width: float) -> list[str]:
     Wrapping happens in logical order (the first words on the first line),
     measuring the shaped words; only then is each line reordered, with the
     direction of the whole paragraph, so that a line that happens to start
-    with a Latin word or a number still reads right to left.
+    with a Latin word or a number still reads right to left. Cached, like
+    `visual`: a receipt's labels and titles are wrapped the same every time.
     """
+    return list(_wrapped(text, font, size, width))
+
+
+@functools.lru_cache(maxsize=4096)
+def _wrapped(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
     words = []
     for word in text.split():
         if _shaped_width(word, font, size) > width + 1e-6:
@@ -98,7 +106,7 @@ def wrap_visual(text: str, font: str, size: float, width: float) -> list[str]:
         else:
             words.append(word)
     if not words:
-        return []
+        return ()
     base_dir = "R" if get_base_level(text) == 1 else "L"
     space = pdfmetrics.stringWidth(" ", font, size)
     limit = width + 1e-6  # a line measured exactly as wide as the column still fits
@@ -111,4 +119,4 @@ def wrap_visual(text: str, font: str, size: float, width: float) -> list[str]:
             line_width = 0.0
         line_width += (space if lines[-1] else 0.0) + word_width
         lines[-1].append(word)
-    return [visual(" ".join(line), base_dir=base_dir) for line in lines]
+    return tuple(visual(" ".join(line), base_dir=base_dir) for line in lines)

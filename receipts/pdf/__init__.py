@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import io
 import math
+import zlib
 from datetime import UTC
 
+from reportlab.pdfbase.pdfdoc import PDFStreamFilterZCompress
 from reportlab.pdfgen.canvas import Canvas
 
 from receipts.arabic import FONT, register_fonts, visual
@@ -37,6 +39,22 @@ __all__ = [
 ]
 
 # Drawing --------------------------------------------------------------------
+
+
+class _QuickDeflate(PDFStreamFilterZCompress):
+    """Deflate at level 1, where ReportLab's page compression uses zlib's default, 6.
+
+    The page stream of a roll receipt (text and the codes' rectangles, about
+    12 kB) takes 0.15 ms instead of 0.55 ms and comes out some 600 bytes
+    larger, which ReportLab's ASCII85 on top of level 6 (25% more, for 7-bit
+    channels a receipt never goes through) gave back anyway.
+    """
+
+    def encode(self, text: str | bytes) -> bytes:
+        return zlib.compress(text.encode() if isinstance(text, str) else text, 1)
+
+
+_PAGE_FILTERS = [_QuickDeflate()]
 
 
 def _void_watermark(c: Canvas, page_width: float, top: float, bottom: float) -> None:
@@ -90,7 +108,8 @@ def _render(data: ReceiptData, spec: Layout) -> bytes:
     buffer = io.BytesIO()
     # invariant: the same receipt gives the same bytes (a fixed document ID),
     # and the document's date is when the receipt was issued, not when drawn.
-    c = Canvas(buffer, pagesize=(spec.page_width, page_height), pageCompression=1, invariant=1)
+    c = Canvas(buffer, pagesize=(spec.page_width, page_height), pageCompression=0, invariant=1)
+    c._doc.defaultStreamFilters = _PAGE_FILTERS  # the font's streams come deflated already
     issued = data.issued_at.astimezone(UTC)
     c.setDateFormatter(lambda *_now: f"D:{issued:%Y%m%d%H%M%S}+00'00'")
     c.setTitle(f"{title_en} {data.reference}")

@@ -111,3 +111,13 @@ def test_a_word_wider_than_the_line_is_cut_so_that_each_piece_fits():
 
 def test_nothing_to_wrap_gives_no_lines():
     assert wrap_visual("   ", FONT, 9, 100) == []
+
+
+def test_a_paragraph_wrapped_again_comes_out_whole_whatever_was_done_to_the_first_lines():
+    """Wrapping is cached: the lines handed out must not be the cache's own."""
+    lines = wrap_visual(SENTENCE, FONT, 9, 100)
+    expected = list(lines)
+    lines.clear()
+
+    assert wrap_visual(SENTENCE, FONT, 9, 100) == expected
+    assert wrap_visual(SENTENCE, FONT, 9, 140) != expected  # another width, its own lines

@@ -1,6 +1,7 @@
 """The receipt PDF, checked as a person's tools see it: rasterised, scanned and read back."""
 
 import dataclasses
+import io
 import re
 import shutil
 import subprocess
@@ -14,13 +15,14 @@ from reportlab.graphics.barcode import qrencoder
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
-from receipts.arabic import visual
+from receipts.arabic import FONT, register_fonts, visual
 from receipts.data import ReceiptData, ReceiptLine
 from receipts.pdf import (
     LAYOUTS,
     LEADING,
     _qr_codewords,
     code128_modules,
+    layout,
     qr_modules,
     render_receipt,
 )
@@ -174,18 +176,61 @@ def test_the_same_receipt_gives_the_same_bytes_dated_when_it_was_issued():
     assert b"/CreationDate (D:20250601113200+00'00')" in pdf
 
 
+def test_every_stream_is_deflated_and_the_receipt_stays_small():
+    pdf = render_receipt(receipt())
+
+    streams = re.findall(rb"<<([^<>]*)>>\nstream\n", pdf)
+    assert len(streams) == 3  # the page, the font file and its ToUnicode map
+    assert all(b"/Filter [ /FlateDecode ]" in dictionary for dictionary in streams)
+    assert len(pdf) < 40_000
+
+
 @pytest.fixture
 def drawn():
-    """Every string drawn on a canvas while the test runs, as ReportLab was given it."""
+    """Every string drawn on a receipt while the test runs, as it was handed to the PDF."""
     strings: list[str] = []
-    original = Canvas.drawString
+    original = layout._show
 
-    def draw_string(canvas, x, y, text, *args, **kwargs):
+    def show(canvas, x, y, text, *args, **kwargs):
         strings.append(text)
         return original(canvas, x, y, text, *args, **kwargs)
 
-    with mock.patch.object(Canvas, "drawString", draw_string):
+    with mock.patch.object(layout, "_show", show):
         yield strings
+
+
+@needs_poppler
+def test_text_looks_as_reportlabs_draw_string_would_draw_it(tmp_path):
+    """layout._show writes the text operators itself: the page must come out the same."""
+    register_fonts()
+    strings = [
+        ("Receipt no. 123456789012", 8.5, 0),
+        (visual("مكتب بريد العتبة (ج.م)"), 11, 2),
+        (visual("پریا چگونه") + " José Núñez", 7, 0),  # a second subset
+        ("2••••••••••••51 \\ (x)", 8.5, 2),  # characters PDF strings escape
+    ]
+    pages = []
+    for name in ("reportlab", "show"):
+        buffer = io.BytesIO()
+        c = Canvas(buffer, pagesize=(220, 140))
+        c.setLineWidth(0.4)
+        for i, (text, size, mode) in enumerate(strings):
+            if name == "reportlab":
+                c.setFont(FONT, size)
+                c.drawString(10, 120 - 30 * i, text, mode=mode or None)
+            else:
+                layout._show(c, 10, 120 - 30 * i, text, size, mode)
+        c.save()
+        path = tmp_path / f"{name}.pdf"
+        path.write_bytes(buffer.getvalue())
+        subprocess.run(
+            ["pdftoppm", "-r", "300", "-gray", "-singlefile", str(path), str(tmp_path / name)],
+            check=True,
+        )
+        pages.append((tmp_path / f"{name}.pgm").read_bytes())
+
+    assert pages[0] == pages[1]
+    assert "José Núñez" in text_of(buffer.getvalue(), tmp_path)
 
 
 def test_arabic_is_drawn_shaped_and_right_to_left(drawn):

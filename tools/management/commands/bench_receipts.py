@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import cProfile
+import io
 import math
+import pstats
 import statistics
 import time
 from datetime import UTC, datetime
@@ -53,8 +56,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--count", type=int, default=1000)
         parser.add_argument("--layout", default="roll", choices=sorted(LAYOUTS))
+        parser.add_argument(
+            "--profile",
+            type=int,
+            default=0,
+            metavar="N",
+            help="then render the receipts again under cProfile and print its N costliest calls",
+        )
 
-    def handle(self, *args: Any, count: int, layout: str, **options: Any) -> None:
+    def handle(self, *args: Any, count: int, layout: str, profile: int, **options: Any) -> None:
         if count < 1:
             raise CommandError("--count must be at least 1.")
         # Each receipt has its own number and URL, as at the counter: nothing
@@ -71,12 +81,26 @@ class Command(BaseCommand):
             timings.append((time.perf_counter() - start) * 1000)
             cpu.append((time.process_time() - start_cpu) * 1000)
             sizes.append(len(pdf))
-        timings.sort()
-        p95 = timings[math.ceil(0.95 * len(timings)) - 1]  # nearest rank
         self.stdout.write(f"{count} {layout} receipts")
         self.stdout.write(f"first render (registers the fonts): {first:.1f} ms")
         self.stdout.write(f"median: {statistics.median(timings):.2f} ms per receipt")
-        self.stdout.write(f"p95: {p95:.2f} ms per receipt")
+        self.stdout.write(f"p95: {_p95(timings):.2f} ms per receipt")
         # Wall time counts waiting for a busy CPU; this is the work itself.
         self.stdout.write(f"median CPU time: {statistics.median(cpu):.2f} ms per receipt")
-        self.stdout.write(f"size: {statistics.median(sizes):.0f} bytes (median)")
+        self.stdout.write(f"p95 CPU time: {_p95(cpu):.2f} ms per receipt")
+        self.stdout.write(
+            f"size: {statistics.median(sizes):.0f} bytes (median), {max(sizes)} at most"
+        )
+        if profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for data in receipts[1:]:
+                render_receipt(data, layout=layout)
+            profiler.disable()
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(profile)
+            self.stdout.write(out.getvalue())
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[math.ceil(0.95 * len(values)) - 1]  # nearest rank
