@@ -7,9 +7,12 @@ websockets on the nation board as head office from a child process, then posts
 one cash payment a second through the payment service in this process; each
 payment's push is rendered here (as in a gunicorn worker) and reaches the
 boards through Redis and daphne. Prints the daphne process's CPU as a share of
-one core over the posting window, what the boards received per second (the
-messages' UTF-8 bytes; frame headers are 2 to 4 bytes more a message), the
-commit-to-board latency, and this process's render CPU per push.
+one core: idle (the boards' own periodic checks), and at one push a second, i.e.
+its CPU from the first payment until the last message reached the boards (a
+starved daphne catches up late but does the same work) divided by the pushes;
+what the boards received per push, i.e. per second (the messages' UTF-8 bytes;
+frame headers are 2 to 4 bytes more a message); the commit-to-board latency
+(long when the machine starves daphne); and this process's render CPU per push.
 Needs PostgreSQL and Redis on loopback, seeded by seed_demo (`make bench-boards-push`).
 """
 
@@ -35,6 +38,7 @@ from tools.bench.servers import SECRET_KEY, Servers
 
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
+    from multiprocessing.sharedctypes import Synchronized
     from multiprocessing.synchronize import Event
 
 _FIGURE = re.compile(r'data-figure="payments">([0-9]+)<')
@@ -56,6 +60,7 @@ def watch(
     ready: Event,
     stop: Event,
     results: Queue[tuple[int, int, list[tuple[float, int, int]]]],
+    count: Synchronized[int],
 ) -> None:
     """Open `clients` websockets in waves; note (time, payments shown, bytes) of every message."""
     import websockets
@@ -80,6 +85,7 @@ def watch(
                     match = _FIGURE.search(message)
                     figure = int(match.group(1)) if match else -1
                     seen.append((time.monotonic(), figure, len(message.encode())))
+                    count.value += 1
         except asyncio.CancelledError:
             return
         except (OSError, websockets.ConnectionClosed, websockets.InvalidStatus, TimeoutError):
@@ -122,6 +128,21 @@ def _render_meter() -> list[float]:
     return spent
 
 
+def _cpu(before: psutil._common.pcputimes, after: psutil._common.pcputimes) -> float:
+    return after.user + after.system - before.user - before.system
+
+
+def _settle(count: Synchronized[int], quiet: float = 2.0, longest: float = 180.0) -> float:
+    """Wait until no message reached the boards for `quiet` seconds; when the last one did."""
+    last, last_at = count.value, time.monotonic()
+    deadline = last_at + longest
+    while time.monotonic() - last_at < quiet and time.monotonic() < deadline:
+        time.sleep(0.1)
+        if count.value != last:
+            last, last_at = count.value, time.monotonic()
+    return last_at
+
+
 def run(boards: int, seconds: float, rate: float) -> None:
     from django.contrib.auth import get_user_model
     from django.db import close_old_connections
@@ -148,17 +169,22 @@ def run(boards: int, seconds: float, rate: float) -> None:
     servers = Servers("daphne", 1, Path(tempfile.mkdtemp(prefix="boards-push-"))).start()
     ctx = multiprocessing.get_context("fork")  # the child uses no database connection
     results, ready, stop = ctx.Queue(), ctx.Event(), ctx.Event()
+    arrived = ctx.Value("i", 0, lock=False)  # messages the boards received; only the child writes
+
     watcher = ctx.Process(
         target=watch,
-        args=(f"{servers.ws}/ws/dashboard/nation/", cookie, boards, ready, stop, results),
+        args=(f"{servers.ws}/ws/dashboard/nation/", cookie, boards, ready, stop, results, arrived),
         daemon=True,
     )
     try:
         watcher.start()
         print(f"Opening {boards} boards …", flush=True)
         ready.wait(timeout=300)
-        time.sleep(3)  # the boards' joins settle
         daphne = psutil.Process(servers.processes[0].pid)
+        _settle(arrived)  # the whole boards sent on connect
+        idle_before, idle_started = daphne.cpu_times(), time.monotonic()
+        time.sleep(10)
+        idle = _cpu(idle_before, daphne.cpu_times()) / (time.monotonic() - idle_started)
         commits: dict[int, float] = {}
         print(f"{rate:g} payment/s for {seconds:g} s …", flush=True)
         cpu_before = daphne.cpu_times()
@@ -177,11 +203,10 @@ def run(boards: int, seconds: float, rate: float) -> None:
             commits[count] = time.monotonic()
             next_at += 1 / rate
             time.sleep(max(0.0, next_at - time.monotonic()))
-        time.sleep(1.5)  # the last push reaches every board
-        ended = time.monotonic()
-        cpu_after = daphne.cpu_times()
         while live.busy():
             time.sleep(0.1)
+        ended = _settle(arrived)  # the last push reached every board
+        cpu_after = daphne.cpu_times()
         stop.set()
         opened, closed_early, seen = results.get(timeout=120)
         watcher.join(timeout=10)
@@ -189,17 +214,20 @@ def run(boards: int, seconds: float, rate: float) -> None:
         servers.stop()
 
     wall = ended - started
-    cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / wall
+    cpu = _cpu(cpu_before, cpu_after)
     window = [(at, figure, size) for at, figure, size in seen if started <= at <= ended]
-    received = sum(size for _at, _figure, size in window) / wall
+    received = sum(size for _at, _figure, size in window)
     latencies = [at - commits[figure] for at, figure, _size in window if figure in commits]
     pushes = len(render_cpu)
     print()
     print(f"boards connected:            {opened}/{boards} ({closed_early} failed)")
     print(f"payments posted, pushes:     {len(commits)}, {pushes}")
     print(f"messages to the boards:      {len(window) / wall:.0f}/s")
-    print(f"daphne CPU:                  {cpu:.2f} of a core")
-    print(f"boards received (payload):   {received / 1000:.0f} kB/s")
+    print(f"daphne CPU, idle:            {idle:.2f} of a core")
+    print(f"daphne CPU, pushing:         {cpu / wall:.2f} of a core over {wall:.0f} s")
+    if pushes:
+        print(f"daphne CPU per push:         {cpu / pushes:.2f} s (the share at one a second)")
+    print(f"boards received per push:    {received / max(pushes, 1) / 1000:.0f} kB")
     print(f"commit-to-board p50 / p95:   {percentile(latencies, 0.5) * 1000:.0f} ms / ", end="")
     print(f"{percentile(latencies, 0.95) * 1000:.0f} ms ({len(latencies)} updates)")
     if pushes:
