@@ -1,5 +1,9 @@
 """The dashboards' websocket: joins the one group its person may see, forwards pushes.
 
+A socket is sent its whole board when it opens and whenever the page asks
+("board"): pushes carry only what changed, and a page that missed one asks
+(dashboard.diffs).
+
 Each socket also joins its person's own group (`user.<id>`): when the person
 is deactivated, changes role or scope, or logs out, `dashboard.revocation`
 sends `access.revoked` there and every open board of theirs closes at once.
@@ -24,7 +28,7 @@ from django.contrib import auth
 
 from agents.middleware import session_idle_expired
 from agents.permissions import Action, can
-from dashboard import live
+from dashboard import diffs, live
 from dashboard.access import board_group
 from dashboard.revocation import user_group
 
@@ -114,6 +118,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.group = group
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        # After joining: a push recorded after this read reaches the socket after this board.
+        await self._send_board()
         session_key = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
         self._recheck = asyncio.create_task(self._recheck_forever(session_key, kwargs, language))
 
@@ -143,6 +149,23 @@ class BoardConsumer(AsyncWebsocketConsumer):
         for group in (self.group, self.own_group):
             if group is not None:
                 await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes stale database connections before every handler: one hop to the
+        # sync thread, queued behind every connect and recheck of this process. A thousand
+        # boards paid a thousand hops a push; forwarding a pushed board reads no database.
+        if message["type"] == "dashboard.update":
+            await self.dashboard_update(message)
+        else:
+            await super().dispatch(message)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data == "board" and self.group is not None:
+            await self._send_board()
+
+    async def _send_board(self) -> None:
+        last = await database_sync_to_async(live.last_board)(self.group)
+        await self.send(text_data=diffs.whole(last))
 
     async def dashboard_update(self, event: dict) -> None:
         await self.send(text_data=event["html"])

@@ -152,7 +152,9 @@ async def test_a_committed_payment_pushes_a_fragment(
     await _quiet(communicator)
     await database_sync_to_async(_pay)(agent_a, fixed_service, citizen)
     html = await _board_showing(communicator, 'data-figure="payments">1<')
-    assert html.startswith('<div id="board" hx-swap-oob="true"')
+    # What changed since the board sent on connect, not the whole board.
+    assert html.startswith('<template data-seq="') and 'data-base="' in html
+    assert 'id="board-totals"' in html and 'id="board"' not in html
     await communicator.disconnect()
 
 
