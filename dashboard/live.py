@@ -212,7 +212,10 @@ async def _push(base: str) -> None:
             await asyncio.sleep(0.05)
         messages = await sync_to_async(_render_all, thread_sensitive=False)(base, variants)
         for group, message in messages.items():
-            await layer.group_send(group, {"type": "dashboard.update", "html": message})
+            # One message per process that serves the group (dashboard.hub), not per socket.
+            await layer.group_send(
+                group, {"type": "dashboard.update", "group": group, "html": message}
+            )
         pushes_sent += 1
     except Exception:
         logger.exception("dashboard push to %s failed", base)
