@@ -6,7 +6,7 @@ Starts daphne on a free loopback port (as `make run` serves), opens --boards
 websockets on the nation board as head office from a child process, then posts
 one cash payment a second through the payment service in this process; each
 payment's push is rendered here (as in a gunicorn worker) and reaches the
-boards through Redis and daphne. Prints the daphne process's CPU as a share of
+boards through Redis and daphne. Prints the server process's CPU as a share of
 one core: idle (the boards' own periodic checks), and at one push a second, i.e.
 its CPU from the first payment until the last message reached the boards (a
 starved daphne catches up late but does the same work) divided by the pushes;
@@ -14,7 +14,10 @@ also per message delivered times the boards (a starved daphne lets messages
 expire); what the boards received per push, i.e. per second (the messages' UTF-8 bytes;
 frame headers are 2 to 4 bytes more a message); the commit-to-board latency
 (long when the machine starves daphne); and this process's render CPU per push.
-Needs PostgreSQL and Redis on loopback, seeded by seed_demo (`make bench-boards-push`).
+--server uvicorn serves with one uvicorn process instead (its websockets
+implementation; it accepts permessage-deflate, which the bench's clients offer
+and daphne does not). Needs PostgreSQL and Redis on loopback, seeded by
+seed_demo (`make bench-boards-push`).
 """
 
 from __future__ import annotations
@@ -144,7 +147,7 @@ def _settle(count: Synchronized[int], quiet: float = 2.0, longest: float = 180.0
     return last_at
 
 
-def run(boards: int, seconds: float, rate: float) -> None:
+def run(boards: int, seconds: float, rate: float, server: str = "daphne") -> None:
     from django.contrib.auth import get_user_model
     from django.db import close_old_connections
     from django.test import Client
@@ -167,7 +170,7 @@ def run(boards: int, seconds: float, rate: float) -> None:
     close_old_connections()
     render_cpu = _render_meter()
 
-    servers = Servers("daphne", 1, Path(tempfile.mkdtemp(prefix="boards-push-"))).start()
+    servers = Servers(server, 1, Path(tempfile.mkdtemp(prefix="boards-push-"))).start()
     ctx = multiprocessing.get_context("fork")  # the child uses no database connection
     results, ready, stop = ctx.Queue(), ctx.Event(), ctx.Event()
     arrived = ctx.Value("i", 0, lock=False)  # messages the boards received; only the child writes
@@ -181,14 +184,14 @@ def run(boards: int, seconds: float, rate: float) -> None:
         watcher.start()
         print(f"Opening {boards} boards …", flush=True)
         ready.wait(timeout=300)
-        daphne = psutil.Process(servers.processes[0].pid)
+        process = psutil.Process(servers.processes[0].pid)
         _settle(arrived)  # the whole boards sent on connect
-        idle_before, idle_started = daphne.cpu_times(), time.monotonic()
+        idle_before, idle_started = process.cpu_times(), time.monotonic()
         time.sleep(10)
-        idle = _cpu(idle_before, daphne.cpu_times()) / (time.monotonic() - idle_started)
+        idle = _cpu(idle_before, process.cpu_times()) / (time.monotonic() - idle_started)
         commits: dict[int, float] = {}
         print(f"{rate:g} payment/s for {seconds:g} s …", flush=True)
-        cpu_before = daphne.cpu_times()
+        cpu_before = process.cpu_times()
         started = next_at = time.monotonic()
         while time.monotonic() < started + seconds:
             payment_post_cash(
@@ -207,7 +210,7 @@ def run(boards: int, seconds: float, rate: float) -> None:
         while live.busy():
             time.sleep(0.1)
         ended = _settle(arrived)  # the last push reached every board
-        cpu_after = daphne.cpu_times()
+        cpu_after = process.cpu_times()
         stop.set()
         opened, closed_early, seen = results.get(timeout=120)
         watcher.join(timeout=10)
@@ -224,10 +227,10 @@ def run(boards: int, seconds: float, rate: float) -> None:
     print(f"boards connected:            {opened}/{boards} ({closed_early} failed)")
     print(f"payments posted, pushes:     {len(commits)}, {pushes}")
     print(f"messages to the boards:      {len(window) / wall:.0f}/s")
-    print(f"daphne CPU, idle:            {idle:.2f} of a core")
-    print(f"daphne CPU, pushing:         {cpu / wall:.2f} of a core over {wall:.0f} s")
+    print(f"server CPU, idle:            {idle:.2f} of a core")
+    print(f"server CPU, pushing:         {cpu / wall:.2f} of a core over {wall:.0f} s")
     if pushes:
-        print(f"daphne CPU per push:         {cpu / pushes:.2f} s (the share at one a second)")
+        print(f"server CPU per push:         {cpu / pushes:.2f} s (the share at one a second)")
     if window:
         # Messages older than the layer's expiry are dropped unseen when daphne is starved:
         # per message delivered, times the boards, is the cost of a push that reaches all.
@@ -244,10 +247,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--boards", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=1.0, help="payments per second")
+    parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne")
     args = parser.parse_args(argv)
     _loopback_only()
     _django()
-    run(args.boards, args.seconds, args.rate)
+    run(args.boards, args.seconds, args.rate, args.server)
 
 
 if __name__ == "__main__":
