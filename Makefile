@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test drills lint fmt messages clean bench-db bench-receipts bench-dashboard bench-load
+.PHONY: run test drills lint fmt messages clean bench-db bench-receipts bench-dashboard bench-load bench-boards-push
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,19 @@ bench-load: $(VENV)/.installed
 	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(LOAD_DB)" postgres
 	$(LOAD_ENV) $(PY) manage.py migrate -v0
 	$(LOAD_ENV) $(PY) -m tools.bench.load $(LOAD_ARGS) $(BENCH_ARGS)
+
+# What 1,000 live boards cost daphne at one push a second (tools/bench/boards_push.py):
+# a fresh demo database, daphne on loopback, the boards on the nation board.
+BOARDS_DB ?= counters_boards
+BOARDS_REDIS ?= redis://127.0.0.1:6379/13
+BOARDS_ENV = DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(BOARDS_DB) REDIS_URL=$(BOARDS_REDIS)
+BOARDS_ARGS ?= --boards 1000 --seconds 30
+bench-boards-push: $(VENV)/.installed
+	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $(BOARDS_DB)" postgres
+	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(BOARDS_DB)" postgres
+	$(BOARDS_ENV) $(PY) manage.py migrate -v0
+	$(BOARDS_ENV) $(PY) manage.py seed_demo >/dev/null
+	$(BOARDS_ENV) $(PY) -m tools.bench.boards_push $(BOARDS_ARGS) $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

@@ -1,5 +1,12 @@
 """The dashboards' websocket: joins the one group its person may see, forwards pushes.
 
+It joins through its process's hub (dashboard.hub): the process, not each
+socket, is the group's member, and hands each push to its sockets.
+
+A socket is sent its whole board when it opens and whenever the page asks
+("board"): pushes carry only what changed, and a page that missed one asks
+(dashboard.diffs).
+
 Each socket also joins its person's own group (`user.<id>`): when the person
 is deactivated, changes role or scope, or logs out, `dashboard.revocation`
 sends `access.revoked` there and every open board of theirs closes at once.
@@ -24,8 +31,9 @@ from django.contrib import auth
 
 from agents.middleware import session_idle_expired
 from agents.permissions import Action, can
-from dashboard import live
+from dashboard import diffs, live
 from dashboard.access import board_group
+from dashboard.hub import hub
 from dashboard.revocation import user_group
 
 if TYPE_CHECKING:
@@ -88,6 +96,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
     group: str | None = None
     own_group: str | None = None
     _recheck: asyncio.Task | None = None
+    # Pushes that came before the whole board went out, sent after it; None from then on.
+    _held: list[str] | None = None
 
     async def connect(self) -> None:
         # Before anything is sent to this socket's groups: pushes and revocations
@@ -112,8 +122,19 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_REFUSED)  # before accept: the handshake is refused
             return
         self.group = group
-        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        # Pushes reach the board through this process's hub (dashboard.hub). Joined before the
+        # whole board is read: a push recorded after the read reaches the socket after it.
+        self._held = []
+        await hub().join(self.group, self)
+        try:
+            await self._send_board()
+        except BaseException:
+            await hub().leave(self.group, self)  # the socket dies without a disconnect
+            raise
+        while self._held:
+            await self.send(text_data=self._held.pop(0))
+        self._held = None
         session_key = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
         self._recheck = asyncio.create_task(self._recheck_forever(session_key, kwargs, language))
 
@@ -140,12 +161,25 @@ class BoardConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self._recheck is not None:
             self._recheck.cancel()
-        for group in (self.group, self.own_group):
-            if group is not None:
-                await self.channel_layer.group_discard(group, self.channel_name)
+        if self.group is not None:
+            await hub().leave(self.group, self)
+        if self.own_group is not None:
+            await self.channel_layer.group_discard(self.own_group, self.channel_name)
 
-    async def dashboard_update(self, event: dict) -> None:
-        await self.send(text_data=event["html"])
+    async def deliver(self, text: str) -> None:
+        """A push to this socket's group, handed over by the hub."""
+        if self._held is not None:
+            self._held.append(text)
+        else:
+            await self.send(text_data=text)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data == "board" and self.group is not None:
+            await self._send_board()
+
+    async def _send_board(self) -> None:
+        last = await database_sync_to_async(live.last_board)(self.group)
+        await self.send(text_data=diffs.whole(last))
 
     async def access_revoked(self, event: dict) -> None:
         await self.close(code=CLOSE_REVOKED)

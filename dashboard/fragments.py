@@ -11,13 +11,12 @@ from dashboard.groups import parse
 
 
 def render_board(
-    group: str, *, oob: bool, language: str, can_approve: bool = False, can_audit: bool = False
+    group: str, *, language: str, can_approve: bool = False, can_audit: bool = False
 ) -> str:
     """The board fragment of `group` (branch.<id>, governorate.<id> or nation) in `language`.
 
-    Pushed fragments carry hx-swap-oob so the htmx websocket extension swaps them
-    in by id. `can_audit` adds the links of the integrity alerts to the audit log,
-    which only head office and auditors may open.
+    `can_audit` adds the links of the integrity alerts to the audit log, which
+    only head office and auditors may open. What a push sends of it: dashboard.diffs.
     """
     kind, ident = parse(group)
     with translation.override(language):
@@ -37,7 +36,6 @@ def render_board(
             template = "dashboard/_nation_board.html"
         # No request here: forms in pushed fragments post with the page's X-CSRFToken header.
         extra = {
-            "oob": oob,
             "can_approve": can_approve,
             "can_audit": can_audit,
             "csrf_token": "NOTPROVIDED",

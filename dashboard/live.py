@@ -5,7 +5,8 @@ mark the touched groups (the branch, its governorate, the nation) dirty. A
 group is pushed at most once per WINDOW seconds: the first event pushes at
 once, later ones within the window schedule one trailing push, which renders
 the figures as they are *then*. So a burst of any size becomes at most two
-pushes a second, each with the latest numbers.
+pushes a second, each with the latest numbers. A push sends each group only
+the parts of its board that changed since its last push (dashboard.diffs).
 
 Pushes run on an asyncio loop: the loop of this process's websocket consumers
 when there is one (always so under daphne), else a private background loop
@@ -29,6 +30,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections
 
+from dashboard import diffs
 from dashboard.fragments import render_board
 from dashboard.groups import groups_for_branch
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WINDOW = 1.0  # seconds between two pushes of one group
+LOCK_SECONDS = 30.0  # longest a push may hold its board's lock (a process dying holds it)
 
 
 @dataclass
@@ -104,12 +107,12 @@ def _variants(base: str) -> list[tuple[str, bool, bool]]:
 
 
 def _render_all(base: str, variants: list[tuple[str, bool, bool]] | None = None) -> dict[str, str]:
+    """The message of this push for each group of `base` whose board changed."""
     close_old_connections()
     try:
-        return {
+        boards = {
             group_name(base, language, approver, auditor): render_board(
                 base,
-                oob=True,
                 language=language,
                 can_approve=approver,
                 can_audit=auditor,
@@ -118,6 +121,22 @@ def _render_all(base: str, variants: list[tuple[str, bool, bool]] | None = None)
         }
     finally:
         close_old_connections()
+    return diffs.record(boards)
+
+
+def last_board(group: str) -> diffs.Last:
+    """The board a socket of `group` is sent whole: the last one pushed, else a fresh one."""
+    base, language, role = group.rsplit(".", 2)
+
+    def render() -> str:
+        return render_board(
+            base,
+            language=language,
+            can_approve=role == "approver",
+            can_audit=role == "auditor",
+        )
+
+    return diffs.last_or(group, render)
 
 
 async def _listened(layer: BaseChannelLayer, groups: list[str]) -> set[str]:
@@ -156,22 +175,56 @@ def busy() -> bool:
     )
 
 
+def _lock(base: str) -> bool:
+    """Across processes: one push of a board at a time, so its numbers follow each other."""
+    try:
+        return cache.add(f"dashboard:pushing:{base}", 1, timeout=LOCK_SECONDS)
+    except Exception:
+        logger.exception("dashboard push lock unavailable; pushing without it")
+        return True
+
+
+def _unlock(base: str) -> None:
+    cache.delete(f"dashboard:pushing:{base}")
+
+
 async def _push(base: str) -> None:
     global pushes_sent, _in_flight
     layer = get_channel_layer()
+    locked = False
     try:
-        variants = _variants(base)
-        listened = await _listened(layer, [group_name(base, *v) for v in variants])
-        variants = [v for v in variants if group_name(base, *v) in listened]
+        groups = {group_name(base, *variant): variant for variant in _variants(base)}
+        listened = await _listened(layer, list(groups))
+        unwatched = [group for group in groups if group not in listened]
+        if unwatched:
+            # Their last board goes out of date now. A board joining meanwhile must not be
+            # sent it: drop it, then look again (the consumer joins, then reads it).
+            await sync_to_async(diffs.forget, thread_sensitive=False)(unwatched)
+            listened |= await _listened(layer, unwatched)
+        variants = [variant for group, variant in groups.items() if group in listened]
         if not variants:
             return
-        html_by_group = await sync_to_async(_render_all, thread_sensitive=False)(base, variants)
-        for group, html in html_by_group.items():
-            await layer.group_send(group, {"type": "dashboard.update", "html": html})
+        deadline = asyncio.get_running_loop().time() + LOCK_SECONDS
+        while not (locked := await sync_to_async(_lock, thread_sensitive=False)(base)):
+            if asyncio.get_running_loop().time() > deadline:
+                logger.warning("dashboard push to %s skipped: its lock stayed taken", base)
+                return
+            await asyncio.sleep(0.05)
+        messages = await sync_to_async(_render_all, thread_sensitive=False)(base, variants)
+        for group, message in messages.items():
+            # One message per process that serves the group (dashboard.hub), not per socket.
+            await layer.group_send(
+                group, {"type": "dashboard.update", "group": group, "html": message}
+            )
         pushes_sent += 1
     except Exception:
         logger.exception("dashboard push to %s failed", base)
     finally:
+        if locked:
+            try:
+                await sync_to_async(_unlock, thread_sensitive=False)(base)
+            except Exception:
+                logger.exception("dashboard push lock of %s not released", base)
         _in_flight -= 1
 
 

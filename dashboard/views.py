@@ -31,7 +31,6 @@ def home(request: HttpRequest) -> HttpResponse:
 def _board_response(request: HttpRequest, page: str, fragment: str, context: dict) -> HttpResponse:
     context = {
         **context,
-        "oob": False,
         "can_approve": can(request.user, Action.APPROVE),
         "can_audit": can(request.user, Action.AUDIT),
     }
@@ -88,7 +87,6 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         context = {
             "branch": branch,
             "board": selectors.branch_board(branch),
-            "oob": False,
             "can_approve": True,
         }
         return render(request, "dashboard/_branch_board.html", context)

@@ -136,10 +136,9 @@ async def test_a_supervisor_joins_exactly_the_branch_group_in_their_language(
         f"branch.{branch_a.pk}.en.approver",
         "nation.ar.viewer",
     ):
-        await layer.group_send(group, {"type": "dashboard.update", "html": group})
-    await layer.group_send(
-        f"branch.{branch_a.pk}.ar.approver", {"type": "dashboard.update", "html": "mine"}
-    )
+        await layer.group_send(group, {"type": "dashboard.update", "group": group, "html": group})
+    mine = f"branch.{branch_a.pk}.ar.approver"
+    await layer.group_send(mine, {"type": "dashboard.update", "group": mine, "html": "mine"})
     assert await _messages(communicator, 0.5) == ["mine"]
     await communicator.disconnect()
 
@@ -152,7 +151,9 @@ async def test_a_committed_payment_pushes_a_fragment(
     await _quiet(communicator)
     await database_sync_to_async(_pay)(agent_a, fixed_service, citizen)
     html = await _board_showing(communicator, 'data-figure="payments">1<')
-    assert html.startswith('<div id="board" hx-swap-oob="true"')
+    # What changed since the board sent on connect, not the whole board.
+    assert html.startswith('<template data-seq="') and 'data-base="' in html
+    assert 'id="board-totals"' in html and 'id="board"' not in html
     await communicator.disconnect()
 
 

@@ -209,11 +209,11 @@ def test_supervisors_see_the_count_without_the_link_they_may_not_open(
 def test_pushed_boards_carry_the_alerts_and_the_link_only_for_auditors(agent_a, branch_a, settings):
     _audited(agent_a, branch_a, "card.unlocked", settings.INTEGRITY_ALERT_UNLOCKS)
     group = f"branch.{branch_a.pk}"
-    viewer = render_board(group, oob=True, language="en")
-    approver = render_board(group, oob=True, language="en", can_approve=True)
-    auditor = render_board(group, oob=True, language="en", can_audit=True)
+    viewer = render_board(group, language="en")
+    approver = render_board(group, language="en", can_approve=True)
+    auditor = render_board(group, language="en", can_audit=True)
     governorate = render_board(
-        f"governorate.{branch_a.governorate_id}", oob=True, language="en", can_audit=True
+        f"governorate.{branch_a.governorate_id}", language="en", can_audit=True
     )
     for html in (viewer, approver, auditor, governorate):
         assert "Card unlocks today: 2 (alert at 2)" in html

@@ -52,9 +52,9 @@ async def test_only_the_watched_board_and_variant_is_rendered(
     rendered: list[tuple[str, str, bool]] = []
     real = live.render_board
 
-    def counting(base, *, oob, language, can_approve, can_audit=False):
+    def counting(base, *, language, can_approve, can_audit=False):
         rendered.append((base, language, can_approve))
-        return real(base, oob=oob, language=language, can_approve=can_approve)
+        return real(base, language=language, can_approve=can_approve)
 
     monkeypatch.setattr(live, "render_board", counting)
     headers = [
