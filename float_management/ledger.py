@@ -201,12 +201,7 @@ def _transfer_post_bulk(
             ],
             batch_size=5_000,
         )
-        locked = (
-            Account.objects.select_for_update()
-            .filter(pk__in=by_account)
-            .order_by("pk")
-            .values_list("pk", "kind", "balance")
-        )
+        locked = _accounts_lock(list(by_account))
         moves = []
         for pk, account_kind, balance in locked:
             move = (1 if account_kind in ASSET_KINDS else -1) * by_account[pk]
@@ -240,19 +235,39 @@ def _transfer_post_bulk(
     return transfer
 
 
+def _accounts_lock(ids: list[int]) -> list[tuple[int, str, int]]:
+    """Lock the accounts in id order; each one's (id, kind, balance).
+
+    On PostgreSQL the ids go as one array: 39,000 literals in an IN list take a
+    second to parse while the locks already taken are held.
+    """
+    if connection.vendor != "postgresql":
+        return list(
+            Account.objects.select_for_update()
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", "kind", "balance")
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT id, kind, balance FROM "{Account._meta.db_table}" '
+            "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            [ids],
+        )
+        return cursor.fetchall()
+
+
 def _balances_move(moves: list[tuple[int, int]]) -> None:
     """Add each (account id, amount) to the stored balance; the rows are locked already."""
     table = Account._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for start in range(0, len(moves), 5_000):
-                chunk = moves[start : start + 5_000]
-                values = ", ".join(["(%s, %s)"] * len(chunk))
-                cursor.execute(
-                    f'UPDATE "{table}" AS a SET balance = a.balance + v.move '
-                    f"FROM (VALUES {values}) AS v(id, move) WHERE a.id = v.id",
-                    [x for pair in chunk for x in pair],
-                )
+            # One statement, two arrays: no text of 39,000 rows to parse under the locks.
+            cursor.execute(
+                f'UPDATE "{table}" AS a SET balance = a.balance + v.move '
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, move) WHERE a.id = v.id",
+                [[pk for pk, _move in moves], [move for _pk, move in moves]],
+            )
         else:
             cursor.executemany(
                 f'UPDATE "{table}" SET balance = balance + %s WHERE id = %s',

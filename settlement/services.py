@@ -225,7 +225,8 @@ def _settle_agency(*, business_day: date, agency: Agency, by: User) -> Settlemen
         )
         # Locked by the transfer now: a payable that held less than its debit is below zero.
         short = (
-            Account.objects.filter(pk__in=debits)
+            Account.objects.filter(entries__transfer=batch.transfer)
+            .exclude(pk=bank.pk)
             .filter(~Q(kind=AccountKind.PAYABLE) | Q(balance__lt=0))
             .values_list("key", flat=True)
         )
