@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test drills lint fmt messages clean bench-db bench-receipts bench-dashboard bench-load bench-boards-push
+.PHONY: run test drills lint fmt messages clean bench-db bench-receipts bench-dashboard bench-load bench-boards-push bench-settle
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,19 @@ bench-boards-push: $(VENV)/.installed
 	$(BOARDS_ENV) $(PY) manage.py migrate -v0
 	$(BOARDS_ENV) $(PY) manage.py seed_demo >/dev/null
 	$(BOARDS_ENV) $(PY) -m tools.bench.boards_push $(BOARDS_ARGS) $(BENCH_ARGS)
+
+# Settling a national day while the counters pay (issue 14): a fresh database with the whole
+# network and yesterday's 600,000 payments (about 5 minutes), then `settle` of yesterday timed
+# against concurrent payments, its locks watched, and the largest batch's CSV served.
+SETTLE_DB ?= counters_settle
+SETTLE_REDIS ?= redis://127.0.0.1:6379/14
+SETTLE_ENV = DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(SETTLE_DB) REDIS_URL=$(SETTLE_REDIS)
+bench-settle: $(VENV)/.installed
+	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $(SETTLE_DB)" postgres
+	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(SETTLE_DB)" postgres
+	$(SETTLE_ENV) $(PY) manage.py migrate -v0
+	$(SETTLE_ENV) $(PY) manage.py seed_national --history-days 1 >/dev/null
+	$(SETTLE_ENV) $(PY) manage.py bench_settle $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

@@ -4,7 +4,10 @@
 touched accounts in id order (so two transfers can never deadlock on them),
 checks that the entries sum to zero and that no cash or card account would
 go below zero, then writes the transfer, its entries and the new balances,
-and appends the transfer to the audit log in the same transaction.
+and appends the transfer to the audit log in the same transaction. A transfer
+touching more than BULK_LEGS accounts (a settlement batch) writes its rows
+first and locks its accounts last, so counters crediting them wait a moment,
+not for the writing.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from agents.models import Branch
@@ -22,6 +25,7 @@ from core.errors import InsufficientFunds, InvalidAmount, InvalidState
 from core.money import MAX_AMOUNT, format_amount
 from float_management import signals
 from float_management.models import (
+    ASSET_KINDS,
     NON_NEGATIVE_KINDS,
     Account,
     AccountKind,
@@ -33,6 +37,9 @@ from float_management.models import (
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+# More accounts than this in one transfer take the bulk path (`_transfer_post_bulk`).
+BULK_LEGS = 500
 
 
 def account_for(kind: AccountKind, key: str, *, branch: Branch | None = None) -> Account:
@@ -102,6 +109,17 @@ def transfer_post(
     else:
         stream = audit_log.NATIONAL if branch is None else audit_log.branch_stream(branch)
 
+    if len(by_account) > BULK_LEGS and session is None:
+        return _transfer_post_bulk(
+            kind=kind,
+            by_account=by_account,
+            created_by=created_by,
+            branch=branch,
+            memo=memo,
+            reverses=reverses,
+            stream=stream,
+        )
+
     # Lock in id order: every transfer takes its locks in the same order.
     accounts = Account.objects.select_for_update().filter(pk__in=by_account).order_by("pk")
     if session is not None:
@@ -151,6 +169,110 @@ def transfer_post(
         lambda: signals.transfer_posted.send_robust(sender=Transfer, transfer=transfer)
     )
     return transfer
+
+
+def _transfer_post_bulk(
+    *,
+    kind: str,
+    by_account: dict[int, int],
+    created_by: User,
+    branch: Branch | None,
+    memo: str,
+    reverses: Transfer | None,
+    stream: str,
+) -> Transfer:
+    """`transfer_post` for thousands of accounts (a settlement batch debits every payable of
+    an agency, one per branch and fee): the locks are taken last and held for a moment.
+
+    The transfer and its entries are written first, the accounts then locked in id order
+    and their balances moved in one statement per few thousand, rather than one CASE over
+    every id (time quadratic in the accounts) while the locks are held. A refusal rolls
+    back what was written here.
+    """
+    keys = dict(Account.objects.filter(pk__in=by_account).values_list("pk", "key"))
+    with transaction.atomic():
+        transfer = Transfer.objects.create(
+            kind=kind, branch=branch, memo=memo[:200], created_by=created_by, reverses=reverses
+        )
+        Entry.objects.bulk_create(
+            [
+                Entry(transfer=transfer, account_id=pk, amount=amount)
+                for pk, amount in by_account.items()
+            ],
+            batch_size=5_000,
+        )
+        locked = _accounts_lock(list(by_account))
+        moves = []
+        for pk, account_kind, balance in locked:
+            move = (1 if account_kind in ASSET_KINDS else -1) * by_account[pk]
+            if account_kind in NON_NEGATIVE_KINDS and balance + move < 0:
+                raise InsufficientFunds(
+                    _("Not enough money: %(account)s holds %(balance)s EGP.")
+                    % {
+                        "account": AccountKind(account_kind).label,
+                        "balance": format_amount(balance),
+                    }
+                )
+            moves.append((pk, move))
+        _balances_move(moves)
+        audit_log.append(
+            stream=stream,
+            action=f"transfer.{kind}",
+            actor=created_by,
+            object_type="transfer",
+            object_id=transfer.pk,
+            branch=branch,
+            data={
+                "kind": kind,
+                "memo": transfer.memo,
+                "legs": {keys[pk]: by_account[pk] for pk in sorted(by_account)},
+                "reverses": reverses.pk if reverses is not None else None,
+            },
+        )
+    transaction.on_commit(
+        lambda: signals.transfer_posted.send_robust(sender=Transfer, transfer=transfer)
+    )
+    return transfer
+
+
+def _accounts_lock(ids: list[int]) -> list[tuple[int, str, int]]:
+    """Lock the accounts in id order; each one's (id, kind, balance).
+
+    On PostgreSQL the ids go as one array: 39,000 literals in an IN list take a
+    second to parse while the locks already taken are held.
+    """
+    if connection.vendor != "postgresql":
+        return list(
+            Account.objects.select_for_update()
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", "kind", "balance")
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT id, kind, balance FROM "{Account._meta.db_table}" '
+            "WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            [ids],
+        )
+        return cursor.fetchall()
+
+
+def _balances_move(moves: list[tuple[int, int]]) -> None:
+    """Add each (account id, amount) to the stored balance; the rows are locked already."""
+    table = Account._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One statement, two arrays: no text of 39,000 rows to parse under the locks.
+            cursor.execute(
+                f'UPDATE "{table}" AS a SET balance = a.balance + v.move '
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, move) WHERE a.id = v.id",
+                [[pk for pk, _move in moves], [move for _pk, move in moves]],
+            )
+        else:
+            cursor.executemany(
+                f'UPDATE "{table}" SET balance = balance + %s WHERE id = %s',
+                [(move, pk) for pk, move in moves],
+            )
 
 
 def transfer_reverse(

@@ -4,8 +4,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+from django.utils.translation import override
 
 from core.errors import InsufficientFunds, InvalidAmount, InvalidState
 from float_management.ledger import (
@@ -164,6 +166,59 @@ def test_it_posts_a_two_leg_transfer_in_six_queries(
         transfer_post(
             kind=TransferKind.PAYMENT, legs=[(till, 1), (transit, -1)], created_by=supervisor_a
         )
+
+
+def many_payables(n: int) -> list[Account]:
+    return Account.objects.bulk_create(
+        Account(kind=AccountKind.PAYABLE, key=f"payable:MANY:{i:04}") for i in range(n)
+    )
+
+
+def test_a_transfer_of_thousands_of_accounts_locks_them_after_writing_its_rows(supervisor_a):
+    """A settlement batch debits every payable of an agency (39,000 on a national day).
+
+    Its entries are written before the accounts are locked, and the balances move in one
+    statement, not one CASE over every id (quadratic): the locks are held for a moment.
+    """
+    payables = many_payables(1_203)
+    bank = Account.objects.create(kind=AccountKind.BANK, key="bank:many")
+    total = sum(range(100, 1_303))
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        collected = transfer_post(
+            kind=TransferKind.PAYMENT,
+            legs=[*((a, -(100 + i)) for i, a in enumerate(payables)), (bank, total)],
+            created_by=supervisor_a,
+        )
+    owed = Account.objects.filter(key__startswith="payable:MANY:").order_by("key")
+    assert list(owed.values_list("balance", flat=True)) == list(range(100, 1_303))
+    assert balance(bank) == total
+    if connection.vendor == "postgresql":
+        sql = [q["sql"] for q in queries]
+        locking = next(i for i, q in enumerate(sql) if q.endswith("FOR UPDATE"))
+        writing = next(i for i, q in enumerate(sql) if q.startswith('INSERT INTO "float_man'))
+        assert writing < locking
+        updates = [q for q in sql if q.startswith('UPDATE "float_management_account"')]
+        assert len(updates) == 1
+
+    with transaction.atomic():
+        transfer_reverse(transfer=collected, created_by=supervisor_a)
+    assert set(owed.values_list("balance", flat=True)) == {0}
+    assert balance(bank) == 0
+    assert ledger_verify().ok
+
+
+def test_a_transfer_of_thousands_of_accounts_that_would_overdraw_cash_writes_nothing(
+    till, supervisor_a
+):
+    payables = many_payables(600)
+    before = Transfer.objects.count(), Entry.objects.count()
+    with override("en"), pytest.raises(InsufficientFunds, match="Till cash holds 0.00 EGP"):
+        post(*((a, 1) for a in payables), (till, -600), by=supervisor_a)
+    assert (Transfer.objects.count(), Entry.objects.count()) == before
+    assert set(
+        Account.objects.filter(kind=AccountKind.PAYABLE).values_list("balance", flat=True)
+    ) <= {0}
+    assert ledger_verify().ok
 
 
 # Outside the test's wrapping transaction, so the guard can see there is none.

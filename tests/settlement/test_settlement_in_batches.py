@@ -224,3 +224,73 @@ def test_a_payment_to_another_agency_goes_on_while_a_batch_is_being_settled(
     power = Account.objects.get(key="payable:POWER:ELEC-BILL:bill:A0001")
     assert power.balance == 4_000  # today's bill, not settled with yesterday
     assert ledger_verify().ok
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_payment_to_the_same_agency_goes_on_while_its_batch_writes_the_items(
+    a_day,
+    agent_a,
+    supervisor_a,
+    counter_a,
+    passport_service,
+    head_office,
+    day_is_over,
+    monkeypatch,
+):
+    """While LOCAL's batch writes its items, a passport fee to LOCAL is paid at branch A.
+
+    The passport payable of A0001 is one LOCAL's batch debits. The batch locks its payables
+    only to post its transfer, after the items (a national batch: 300,000 rows) are written.
+    """
+    Payment.objects.update(created_at=F("created_at") - timedelta(days=1))
+    day = day_of(a_day["bill"]) - timedelta(days=1)
+    session = till.till_session_request_open(
+        agent=agent_a, counter=counter_a, amount=100_000, idempotency_key=uuid.uuid4().hex
+    )
+    till.request_decide(request=session.requests.get(), supervisor=supervisor_a, approve=True)
+
+    writing, paid = threading.Event(), threading.Event()
+    items_write = services._settlement_items_write
+    waited = []
+
+    def hold_while_writing_items(*, batch, lines):
+        if batch.agency.code == "LOCAL":
+            writing.set()
+            waited.append(paid.wait(timeout=10))
+        return items_write(batch=batch, lines=lines)
+
+    monkeypatch.setattr(services, "_settlement_items_write", hold_while_writing_items)
+    results, errors = [], []
+
+    def settle():
+        try:
+            results.append(summary(settlement_run(business_day=day, by=head_office)))
+        except Exception as error:  # reported by the assertions below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def pay():
+        try:
+            assert writing.wait(timeout=10)
+            payment = pay_cash(agent_a, passport_service)
+            results.append(payment.lines.get(agency__code="LOCAL").account.key)
+            paid.set()
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=settle), threading.Thread(target=pay)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert waited == [True]  # paid while LOCAL's batch was still being written
+    assert EXPECTED in results
+    (key,) = [r for r in results if isinstance(r, str)]
+    assert Account.objects.get(key=key).balance == 10_000  # today's fee, not settled
+    assert ledger_verify().ok
