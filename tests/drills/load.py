@@ -111,8 +111,18 @@ def open_till(base: str, *, agent: str, supervisor: str, password: str, amount: 
     assert "/float/session/close/" in asking.request("/float/session/").body, "till not open"
 
 
+def _receipt_of(answer: Response) -> str | None:
+    """The receipt a confirming POST answered with: its page (posted and printed now), or
+    a 302 to it (a re-send, whose original was printed the first time)."""
+    if answer.status == 302 and "/receipts/" in answer.location:
+        return first_match(r"/receipts/([0-9]+)/", answer.location)
+    if answer.status == 200 and 'data-page="/receipts/' in answer.body:
+        return first_match(r'data-page="/receipts/([0-9]+)/"', answer.body)
+    return None
+
+
 # Outcomes of one POST.
-OK = "ok"  # 302 to the receipt
+OK = "ok"  # the receipt page, or a 302 to it
 ERROR_PAGE = "error page"  # 5xx: an error page, the payment must not be half-posted
 NO_RESPONSE = "no response"  # refused, reset, timed out: outcome unknown
 REFUSED = "refused"  # 200 with the form's error, 4xx: a domain refusal (unexpected here)
@@ -200,9 +210,9 @@ class PaymentLoad:
         except NoResponse as error:
             attempt = Attempt(NO_RESPONSE, phase, detail=str(error))
         else:
-            if answer.status == 302 and "/receipts/" in answer.location:
+            reference = _receipt_of(answer)
+            if reference is not None:
                 attempt = Attempt(OK, phase, answer.status)
-                reference = first_match(r"/receipts/([0-9]+)/", answer.location)
                 assert payment.reference in (None, reference), "a re-send gave another receipt"
                 payment.reference = reference
             elif answer.status >= 500:
