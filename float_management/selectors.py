@@ -40,6 +40,15 @@ def session_active_for(agent: User) -> TillSession | None:
     )
 
 
+def till_status_for(agent: User) -> str | None:
+    """The status of the agent's open or closing till, or None: one column, nothing joined."""
+    return (
+        TillSession.objects.filter(agent=agent, status__in=ACTIVE_STATUSES)
+        .values_list("status", flat=True)
+        .first()
+    )
+
+
 def session_latest_for(agent: User) -> TillSession | None:
     return (
         TillSession.objects.select_related("account", "counter", "branch")

@@ -38,6 +38,11 @@ def citizen_detail(pk: int) -> Citizen:
     return _citizens().select_related("registered_by").get(pk=pk)
 
 
+def citizen_row(pk: int) -> Citizen:
+    """The citizen's own row, nothing joined (what a payment and its receipt name)."""
+    return Citizen.objects.get(pk=pk)
+
+
 def otp_pending_for(citizen: Citizen) -> OtpChallenge | None:
     """The citizen's latest code if it may still be typed in (not used, not burned)."""
     latest = citizen.challenges.order_by("-created_at", "-pk").first()

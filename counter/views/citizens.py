@@ -41,17 +41,18 @@ def shown_national_id(user: Any, number: str) -> str:
 # --- Links to a citizen ----------------------------------------------------------
 
 
-def citizen_from_token(request: HttpRequest, token: str) -> Citizen | None:
+def citizen_from_token(request: HttpRequest, token: str, *, detail: bool = True) -> Citizen | None:
     """The citizen `token` opens for this agent, carrying it as `.token`; None if it opens nothing.
 
     None for a token altered, made for another agent or out of date: the caller
-    answers with `citizen_link_gone`.
+    answers with `citizen_link_gone`. `detail=False` reads the citizen's row alone
+    (a payment names the citizen; their page shows where they registered).
     """
     pk = citizen_pk_from_token(agent=request.user, token=token)
     if pk is None:
         return None
     try:
-        citizen = selectors.citizen_detail(pk)
+        citizen = selectors.citizen_detail(pk) if detail else selectors.citizen_row(pk)
     except Citizen.DoesNotExist:
         return None
     citizen.token = token

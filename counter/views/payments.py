@@ -40,7 +40,7 @@ from counter.services.catalog import payable_service
 from counter.services.citizens import otp_send_to_bound_mobile
 from counter.views.citizens import citizen_from_token, citizen_link_gone
 from float_management.models import SessionStatus
-from float_management.selectors import session_active_for
+from float_management.selectors import session_active_for, till_status_for
 from float_management.services.till import TILL_CLOSING_MESSAGE
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def _citizen_from(request: HttpRequest) -> Citizen | None:
     token = (request.POST.get("citizen") or request.GET.get("citizen") or "").strip()
     if not token:
         return None
-    citizen = citizen_from_token(request, token)
+    citizen = citizen_from_token(request, token, detail=False)
     if citizen is None:
         # Never a payment or a card without the citizen the agent meant.
         raise _CitizenLinkGone
@@ -94,8 +94,7 @@ def _show_error(form: PaymentForm, error: DomainError | ValidationError) -> None
 
 def _till_notice(request: HttpRequest) -> str:
     """Why no payment will go through for now, said before the agent types one."""
-    session = session_active_for(request.user)
-    if session is not None and session.status == SessionStatus.CLOSING:
+    if till_status_for(request.user) == SessionStatus.CLOSING:
         return str(TILL_CLOSING_MESSAGE)
     return ""
 
