@@ -150,25 +150,39 @@ def transfer_post(
         ]
     )
     Account.objects.bulk_update(locked, ["balance"])
+    legs = {account.key: by_account[account.pk] for account in locked}
+    _audited(transfer, stream=stream, head=head, legs=legs, actor=created_by, branch=branch)
+    return transfer
+
+
+def _audited(
+    transfer: Transfer,
+    *,
+    stream: str,
+    head: audit_log.Head | None,
+    legs: dict[str, int],
+    actor: User,
+    branch: Branch | None,
+) -> None:
+    """The transfer's audit entry (its legs by account key), and its signal after commit."""
     audit_log.append(
         stream=stream,
         head=head,
-        action=f"transfer.{kind}",
-        actor=created_by,
+        action=f"transfer.{transfer.kind}",
+        actor=actor,
         object_type="transfer",
         object_id=transfer.pk,
         branch=branch,
         data={
-            "kind": kind,
+            "kind": transfer.kind,
             "memo": transfer.memo,
-            "legs": {account.key: by_account[account.pk] for account in locked},
-            "reverses": reverses.pk if reverses is not None else None,
+            "legs": legs,
+            "reverses": transfer.reverses_id,
         },
     )
     transaction.on_commit(
         lambda: signals.transfer_posted.send_robust(sender=Transfer, transfer=transfer)
     )
-    return transfer
 
 
 def _transfer_post_bulk(
@@ -215,23 +229,8 @@ def _transfer_post_bulk(
                 )
             moves.append((pk, move))
         _balances_move(moves)
-        audit_log.append(
-            stream=stream,
-            action=f"transfer.{kind}",
-            actor=created_by,
-            object_type="transfer",
-            object_id=transfer.pk,
-            branch=branch,
-            data={
-                "kind": kind,
-                "memo": transfer.memo,
-                "legs": {keys[pk]: by_account[pk] for pk in sorted(by_account)},
-                "reverses": reverses.pk if reverses is not None else None,
-            },
-        )
-    transaction.on_commit(
-        lambda: signals.transfer_posted.send_robust(sender=Transfer, transfer=transfer)
-    )
+        legs = {keys[pk]: by_account[pk] for pk in sorted(by_account)}
+        _audited(transfer, stream=stream, head=None, legs=legs, actor=created_by, branch=branch)
     return transfer
 
 
