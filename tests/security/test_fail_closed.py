@@ -137,8 +137,17 @@ async def _watching(user) -> tuple[Client, WebsocketCommunicator]:
     )
     connected, _code = await communicator.connect(timeout=3)
     assert connected
+    await _whole_board(communicator)
     assert await communicator.receive_nothing(timeout=0.2)
     return client, communicator
+
+
+async def _whole_board(communicator) -> None:
+    """What a socket is sent on connect: the whole board (a numbered base, no diff)."""
+    message = await communicator.receive_output(timeout=3)
+    assert message["type"] == "websocket.send", message
+    assert message["text"].startswith('<template data-seq="'), message["text"][:80]
+    assert "data-base" not in message["text"].split(">", 1)[0]
 
 
 async def _close_code(communicator, timeout: float) -> int | None:
