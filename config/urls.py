@@ -15,6 +15,7 @@ urlpatterns = [
     path("float/", include("float_management.urls")),
     path("dashboard/", include("dashboard.urls")),
     path("settlement/", include("settlement.urls")),
+    path("wallet/", include("wallet.views")),
     path("receipts/", include("receipts.urls")),
     path("audit/", include("audit.urls")),
     *verify_urlpatterns,

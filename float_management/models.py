@@ -22,13 +22,25 @@ class AccountKind(models.TextChoices):
     PAYABLE = "payable", _("Agency payable")
     COMMISSION = "commission", _("Post office commission")
     OVER_SHORT = "over_short", _("Cash over / short")
+    # Money a provider owes the network for payments it took (a wallet, a bank card's
+    # acquirer) until it settles to head office's bank.
+    CLEARING = "clearing", _("Clearing (owed by a provider)")
+    # Money a provider paid that is no payment's (a late or a second payment, a void of a
+    # wallet payment): owed back to the citizen until the provider refunds it.
+    REFUND_DUE = "refund_due", _("Refunds due to citizens")
 
 
 # Debit-normal accounts (what the network holds). Their stored balance is the
 # sum of their entries; for the others it is the negated sum, so every stored
 # balance reads the natural way round (a card holding 50 EGP shows +5000).
 ASSET_KINDS = frozenset(
-    {AccountKind.TILL, AccountKind.VAULT, AccountKind.TRANSIT, AccountKind.BANK}
+    {
+        AccountKind.TILL,
+        AccountKind.VAULT,
+        AccountKind.TRANSIT,
+        AccountKind.BANK,
+        AccountKind.CLEARING,
+    }
 )
 # Accounts that can never go below zero: cash that is physically there, and
 # card balances that can't be overspent.
@@ -77,6 +89,8 @@ class TransferKind(models.TextChoices):
     VOID = "void", _("Void")
     SETTLEMENT = "settlement", _("Settlement to an agency")
     REVERSAL = "reversal", _("Reversal")
+    REFUND_HELD = "refund_held", _("Provider's money held to refund")
+    REFUND = "refund", _("Refund through the provider")
 
 
 class Transfer(models.Model):

@@ -45,6 +45,9 @@ class ReceiptData:
     change: int | None = None
     card_masked: str | None = None
     card_balance_after: int | None = None
+    # What the payment's method prints of itself: (English, Arabic, value), e.g. a card
+    # terminal's approval code or a wallet provider's transaction id (counter.methods).
+    method_rows: list[tuple[str, str, str]] = field(default_factory=list)
     copy_number: int = 0  # 0: the original; n > 1: the n-th print, a copy ("COPY n")
     preview: bool = False  # a PDF opened, not printed: it says it is not a receipt
     voided: bool = False

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Prefetch
 
 from agents.permissions import Action, can
+from counter import methods
 from counter.models import Payment, PaymentLine, TopUp
 from counter.nationalid import mask_national_id
 from counter.services.catalog import service_fields
@@ -207,6 +208,7 @@ def payment_receipt_data(
         change=payment.change,
         card_masked=payment.card.masked_number if payment.card_id else None,
         card_balance_after=payment.card_balance_after,
+        method_rows=methods.get(payment.method).receipt_rows(payment),
         copy_number=copy_number,
         voided=payment.is_voided and not is_void_slip,
     )

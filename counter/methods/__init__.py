@@ -24,6 +24,7 @@ from django.utils.translation import override
 if TYPE_CHECKING:
     from django import forms
     from django.contrib.auth.models import User
+    from django.http import HttpRequest, HttpResponse
 
     from counter.models import Payment
     from float_management.models import Account, TillSession
@@ -97,6 +98,18 @@ class PaymentMethod:
     def payment_rows(self, payment: Payment) -> list[Row]:
         return []
 
+    def receipt_rows(self, payment: Payment) -> list[tuple[str, str, str]]:
+        """(English, Arabic, value) lines the receipt prints under the method's name."""
+        return []
+
+    def begin(self, request: HttpRequest, payment: Mapping[str, Any]) -> HttpResponse | None:
+        """A method whose money arrives later (a wallet's QR) answers the confirmation itself.
+
+        `payment` is the keywords of `payment_post` but the agent. None (every method
+        paid at the counter there and then): the payment is posted now.
+        """
+        return None
+
     def payload(self, tender: Mapping[str, Any]) -> dict[str, Any]:
         """What of the tender makes a retried request the same request (idempotency)."""
         return {}
@@ -117,6 +130,9 @@ class PaymentMethod:
     def void_redirect(self, payment: Payment) -> dict[int, Account]:
         """For a void: account id -> the account that gets the refund instead (none: as paid)."""
         return {}
+
+    def voided(self, payment: Payment, *, by: User) -> None:
+        """In the void's transaction, once its reversal is posted: what else the void does."""
 
     def receipt_labels(self) -> tuple[str, str]:
         """(English, Arabic) of `receipt_label`, as the receipt prints them side by side."""
@@ -177,7 +193,10 @@ def default() -> PaymentMethod:
 
 
 # The methods. A new one: its module, and its line here.
-from counter.methods import card, cash  # noqa: E402
+from counter.methods import card, cash, terminal  # noqa: E402
 
 register(cash.Cash())
 register(card.PrepaidCardMethod())
+register(terminal.BankCardMethod())
+# An app above the counter registers its own method in its AppConfig.ready() (the
+# wallet: its QR, its provider and its callbacks are its own).

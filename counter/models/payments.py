@@ -148,6 +148,14 @@ class Payment(models.Model):
     tendered = models.BigIntegerField(_("tendered (piastres)"), null=True, blank=True)
     change = models.BigIntegerField(_("change (piastres)"), null=True, blank=True)
     card_balance_after = models.BigIntegerField(null=True, blank=True)
+    # What the outside system that took the money calls it: a wallet provider's transaction
+    # id, a card terminal's approval code. Its method fills it (counter.methods).
+    external_reference = models.CharField(
+        _("provider's reference"), max_length=64, blank=True, default=""
+    )
+    card_last4 = models.CharField(
+        _("card's last four digits"), max_length=4, blank=True, default=""
+    )
     references = models.JSONField(_("reference fields"), default=dict, blank=True)
     transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="payment")
     created_at = models.DateTimeField(_("time"), default=timezone.now)
@@ -215,6 +223,18 @@ class Payment(models.Model):
                     )
                 ),
                 name="payment_tender_fits_method",
+            ),
+            # A provider's transaction is paid into one payment, never two (a duplicated or
+            # replayed callback, a status query racing it).
+            models.UniqueConstraint(
+                fields=["method", "external_reference"],
+                condition=~Q(external_reference=""),
+                name="payment_one_per_provider_reference",
+            ),
+            # Never a card's full number: the last four digits, and only those.
+            models.CheckConstraint(
+                condition=Q(card_last4="") | Q(card_last4__regex=r"^[0-9]{4}$"),
+                name="payment_card_last4_four_digits",
             ),
         ]
 

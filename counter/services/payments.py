@@ -89,7 +89,8 @@ def _post(
         session=session,  # locked above: the audit head rides on the account lock
     )
     payment = Payment.objects.create(
-        reference=new_reference(),
+        # A method whose money arrived by a reference of its own (a wallet's QR) keeps it.
+        reference=source.fields.get("reference") or new_reference(),
         session=session,
         branch=session.branch,
         agent=agent,
@@ -100,7 +101,7 @@ def _post(
         total=quote.total,
         references=cleaned,
         transfer=transfer,
-        **source.fields,
+        **{name: value for name, value in source.fields.items() if name != "reference"},
     )
     # Each line keeps what it credited (the account ids come from memory: the legs above
     # looked them up), so settlement and reports never work it out from a later catalog.
@@ -350,6 +351,7 @@ def _approve_void(request: Request, supervisor: User, **_kwargs: object) -> Tran
         redirect=methods.get(payment.method).void_redirect(payment),
     )
     payment.void(reversal=reversal)
+    methods.get(payment.method).voided(payment, by=supervisor)
     return reversal
 
 

@@ -187,6 +187,10 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
     if confirmation is None or not confirmation.is_valid():
         return _confirm_page(request, form, confirmation)
     try:
+        # A method paid later (a wallet's QR) answers itself; the others are posted now.
+        begun = form.chosen_method().begin(request, form.payment(confirmation.cleaned_data))
+        if begun is not None:
+            return begun
         payment = payment_services.payment_post(
             agent=request.user, **form.payment(confirmation.cleaned_data)
         )

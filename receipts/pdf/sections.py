@@ -96,6 +96,8 @@ def compose(data: ReceiptData, layout: Layout) -> list[Block]:
     out.pair("Payment method", "طريقة الدفع", f"{method_en} / {method_ar}")
     if data.card_masked:
         out.pair("Card", "البطاقة", data.card_masked)
+    for en, ar, value in data.method_rows:
+        out.pair(en, ar, value)
     for en, ar, amount in settle:
         out.amount(en, ar, amount)
 

@@ -99,7 +99,8 @@ def a_day_of_three_methods(client, agent_a, fixed_service, citizen, open_till, v
 
 
 def test_the_payment_tables_methods_are_the_registrys():
-    assert methods.registered_keys() == ["cash", "card"]
+    # The counter's own three, then the wallet (registered by its app, above the counter).
+    assert methods.registered_keys() == ["cash", "card", "bankcard", "wallet"]
     assert set(Payment.Method.values) <= set(methods.registered_keys())
     assert Payment._meta.get_field("method").choices == methods.choices()
 
@@ -184,11 +185,11 @@ def test_the_daily_csv_has_the_methods_column_and_the_columns_add_up(
 
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     header = rows[0]
-    assert header[-3:] == ["cash_egp", "card_egp", "voucher_egp"]
+    assert header[-5:] == ["cash_egp", "card_egp", "bankcard_egp", "wallet_egp", "voucher_egp"]
     assert all(len(row) == len(header) for row in rows)
     service = next(row for row in rows if row[0] == "service")
     total = rows[-1]
-    assert service[-3:] == total[-3:] == ["54.50", "54.50", "109.00"]
+    assert service[-5:] == total[-5:] == ["54.50", "54.50", "0.00", "0.00", "109.00"]
     assert total[4:6] == ["4", "218.00"]
 
 

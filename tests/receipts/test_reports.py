@@ -226,22 +226,39 @@ def test_a_daily_report_takes_three_queries_whatever_the_scope(
 def test_the_daily_csv_has_a_row_per_service_budget_item_and_agency(two_branches, branch_a):
     report = daily_report(day=day_of(two_branches["bill"]), scope=branch_a)
     text = daily_report_csv(report)
-    assert text.startswith("\ufeffsection,code,name_ar,name_en,count,total_egp,cash_egp,card_egp")
+    assert text.startswith(
+        "\ufeffsection,code,name_ar,name_en,count,total_egp,cash_egp,card_egp,bankcard_egp,wallet_egp"
+    )
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     by_section = defaultdict(list)
     for row in rows[1:]:
         by_section[row[0]].append(row)
-    assert by_section["scope"] == [["scope", "A0001", branch_a.name_ar, "Branch A", "", "", "", ""]]
-    assert ["service", "PASSPORT", "جواز سفر", "Passport", "1", "107.50", "107.50", "0.00"] in (
-        by_section["service"]
-    )
-    assert ["budget_item", "1/2/3/45", "", "", "2", "109.00", "", ""] in by_section["budget_item"]
-    assert ["agency", "LOCAL", "الوحدة المحلية", "Local unit", "3", "203.00", "", ""] in (
+    assert by_section["scope"] == [
+        ["scope", "A0001", branch_a.name_ar, "Branch A", "", "", "", "", "", ""]
+    ]
+    assert [
+        "service",
+        "PASSPORT",
+        "جواز سفر",
+        "Passport",
+        "1",
+        "107.50",
+        "107.50",
+        "0.00",
+        "0.00",
+        "0.00",
+    ] in (by_section["service"])
+    assert ["budget_item", "1/2/3/45", "", "", "2", "109.00", "", "", "", ""] in by_section[
+        "budget_item"
+    ]
+    assert ["agency", "LOCAL", "الوحدة المحلية", "Local unit", "3", "203.00", "", "", "", ""] in (
         by_section["agency"]
     )
-    assert by_section["commission"] == [["commission", "", "", "", "", "10.50", "", ""]]
-    assert by_section["voided"] == [["voided", "", "", "", "1", "54.50", "", ""]]
-    assert by_section["total"] == [["total", "", "", "", "4", "341.50", "341.50", "0.00"]]
+    assert by_section["commission"] == [["commission", "", "", "", "", "10.50", "", "", "", ""]]
+    assert by_section["voided"] == [["voided", "", "", "", "1", "54.50", "", "", "", ""]]
+    assert by_section["total"] == [
+        ["total", "", "", "", "4", "341.50", "341.50", "0.00", "0.00", "0.00"]
+    ]
 
 
 def test_a_past_report_keeps_its_agency_lines_after_the_catalog_is_edited(
