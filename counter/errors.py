@@ -19,3 +19,9 @@ class ShortTender(InvalidAmount):
     """Less money handed over than the total: shown next to the field it was typed in."""
 
     field = "tendered"
+
+
+class ApprovalUsed(DomainError):
+    """A terminal's approval code already paid a payment: shown next to the field."""
+
+    field = "approval_code"

@@ -19,15 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from agents.fields import DigitsField
+from counter.errors import ApprovalUsed
 from counter.methods import PaymentMethod, ReportColumn, Row, Source
+from counter.models import Payment
 from float_management.ledger import account_for
 from float_management.models import AccountKind
 
 if TYPE_CHECKING:
-    from counter.models import Payment
     from float_management.models import TillSession
 
 _APPROVAL = re.compile(r"^[A-Z0-9]{6}$")
@@ -97,10 +99,17 @@ class BankCardMethod(PaymentMethod):
             AccountKind.CLEARING, clearing_account_key(session.branch.code), branch=session.branch
         )
         terminal = terminal_id(session.branch.code, session.counter.number)
+        reference = f"{terminal}:{tender['approval_code']}"
+        used = Payment.objects.filter(method=self.key, external_reference=reference)
+        if used.exists():
+            raise ApprovalUsed(
+                gettext("This approval code already paid receipt %(reference)s.")
+                % {"reference": used.values_list("reference", flat=True).first()}
+            )
         return Source(
             account,
             {
-                "external_reference": f"{terminal}:{tender['approval_code']}",
+                "external_reference": reference,
                 "card_last4": tender["card_last4"],
             },
         )
