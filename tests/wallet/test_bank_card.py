@@ -125,3 +125,52 @@ def test_paid_from_the_form_and_the_receipt_carries_the_approval_code(
     assert ("Approval code", "رقم الموافقة", "AB12CD") in data.method_rows
     assert ("Card", "البطاقة", "**** 4242") in data.method_rows
     assert "AB12CD" in response.content.decode()
+
+
+def test_the_blind_close_expects_the_cash_alone(
+    agent_a, supervisor_a, fixed_service, citizen, open_till, denominations, settings
+):
+    """A bank card and a wallet payment add nothing to the cash the till should hold."""
+    from float_management import services as till_services
+    from float_management.services import request_decide
+    from tests.float_management.helpers import counts_for
+    from wallet import services as wallet_services
+
+    settings.WALLET_PROVIDER_BACKEND = "tests.wallet.fakes.FakeWallet"
+    payment_services.payment_post_cash(
+        agent=agent_a,
+        service=fixed_service,
+        citizen=citizen,
+        amount=None,
+        references={"licence": "123456"},
+        tendered=10_000,
+        idempotency_key=uuid.uuid4().hex,
+    )
+    _post(agent_a, fixed_service, citizen)
+    intent = wallet_services.intent_open(
+        agent=agent_a,
+        service=fixed_service,
+        citizen=citizen,
+        amount=None,
+        references={"licence": "123456"},
+        method="wallet",
+        tender={},
+        idempotency_key=uuid.uuid4().hex,
+    )
+    wallet_services.money_arrived(
+        txn_id="WT1", reference=intent.reference, amount=TOTAL, paid_at=intent.created_at, via="x"
+    )
+    assert set(Payment.objects.values_list("method", flat=True)) == {"cash", "bankcard", "wallet"}
+    expected = 100_000 + TOTAL  # the float and the one cash payment
+
+    request = till_services.till_session_submit_count(
+        agent=agent_a,
+        session=open_till,
+        counts=counts_for(denominations, expected),
+        idempotency_key=uuid.uuid4().hex,
+    )
+    request_decide(request=request, supervisor=supervisor_a, approve=True)
+
+    open_till.refresh_from_db()
+    assert (open_till.expected, open_till.counted, open_till.variance) == (expected, expected, 0)
+    assert ledger_verify().ok
