@@ -19,8 +19,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from counter.methods.terminal import terminal_id
 from counter.demo import CITIZENS
+from counter.methods.terminal import terminal_id
 from counter.models import Citizen, Payment, Service
 from counter.services import payments
 from wallet import services
@@ -111,17 +111,18 @@ def seed(ctx: DemoContext) -> None:
         tender={},
         idempotency_key="demo:wallet:1",
     )
-    if not WalletTransaction.objects.filter(reference=intent.reference).exists():
-        # Paid, then paid again by mistake: the second waits in the supervisor's refunds.
-        if not _paid_through_simulator(intent, times=2):
-            for n in (1, 2):
-                services.money_arrived(
-                    txn_id=f"WTDEMO{intent.reference}{n}",
-                    reference=intent.reference,
-                    amount=intent.total,
-                    paid_at=timezone.now(),
-                    wallet="201000000001",
-                    via="callback",
-                )
+    # Paid, then paid again by mistake: the second waits in the supervisor's refunds.
+    if not WalletTransaction.objects.filter(
+        reference=intent.reference
+    ).exists() and not _paid_through_simulator(intent, times=2):
+        for n in (1, 2):
+            services.money_arrived(
+                txn_id=f"WTDEMO{intent.reference}{n}",
+                reference=intent.reference,
+                amount=intent.total,
+                paid_at=timezone.now(),
+                wallet="201000000001",
+                via="callback",
+            )
     refunds = WalletTransaction.objects.exclude(status="applied").count()
     ctx.say(f"Wallet and bank card: 1 card payment, 1 wallet payment; {refunds} refund waiting.")
