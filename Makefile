@@ -13,11 +13,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet ".[dev]"
 	touch $@
 
-# Install, migrate, seed the demo network and serve it with daphne.
+# Install, migrate, start the wallet's and the acquirer's simulators, seed the demo network,
+# then the wallet's worker and daphne (tools/devserver.py; Ctrl-C stops them all).
 run: $(VENV)/.installed
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) -m daphne -b $(HOST) -p $(PORT) config.asgi:application
+	$(PY) -m tools.devserver --host $(HOST) --port $(PORT)
 
 # Install what the tests need and run the whole suite (DATABASE_URL picks PostgreSQL).
 # Browser tests run as their own invocation (Debian's chromium; skipped, with the

@@ -118,13 +118,37 @@ class App:
             connection.close()
 
 
+WALLET_SECRET = "e2e-wallet-secret"
+
+
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """A seeded demo app under daphne (in-memory channel layer), with its database at hand."""
+def wallet_simulator():
+    """The wallet provider's simulator, its own process; the app is told its address."""
+    from simulators.testing import start
+
+    with start("wallet", secret=WALLET_SECRET) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, wallet_simulator):
+    """A seeded demo app under daphne (in-memory channel layer), with its database at hand.
+
+    Its wallet provider is the simulator, which calls the app back once it is up.
+    """
     folder = tmp_path_factory.mktemp("e2e")
     db_path = folder / "e2e.sqlite3"
-    env = seeded_env(db_path)
+    env = seeded_env(
+        db_path,
+        WALLET_PROVIDER_URL=wallet_simulator.url,
+        WALLET_PROVIDER_SECRET=WALLET_SECRET,
+        ACQUIRER_URL="http://127.0.0.1:9",  # none: the demo's card approval is invented
+    )
     daphne = Daphne(env, folder / "daphne.log")
+    answer = wallet_simulator.post(
+        "/v1/config", {"callback_url": f"{daphne.base}/wallet/callback/"}
+    )
+    assert answer.status == 200, answer.text
     yield App(base=daphne.base, db_path=db_path, env=env)
     daphne.stop()
 
