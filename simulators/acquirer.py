@@ -1,6 +1,6 @@
 """The card terminal and its acquiring bank.
 
-Run: ``python -m simulators.acquirer --port 8702``.
+Run: ``python -m simulators.acquirer --port 8702`` (or ACQUIRER_SIM_PORT).
 
 - ``POST /v1/authorizations`` {"terminal_id", "amount", "card_last4"}: what the terminal
   does when a card is tapped; 201 with the approval code its screen shows the agent.
@@ -128,7 +128,7 @@ def mismatched(rows: list[dict], day) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = base_parser("Card acquirer simulator", default_port=8702)
+    parser = base_parser("Card acquirer simulator", port_env="ACQUIRER_SIM_PORT", default_port=8702)
     args = parser.parse_args(argv)
     serve(Acquirer(), host=args.host, port=args.port, name="acquirer-sim", log_level=args.log_level)
 

@@ -150,16 +150,16 @@ def _handler_class(app: App) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
 
-        def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+        def log_message(self, format, *args):
             log.info("%s %s", self.address_string(), format % args)
 
     return Handler
 
 
-def base_parser(description: str, *, default_port: int) -> argparse.ArgumentParser:
+def base_parser(description: str, *, port_env: str, default_port: int) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default=os.environ.get("SIM_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--port", type=int, default=int(env(port_env, str(default_port))))
     parser.add_argument("--log-level", default=os.environ.get("SIM_LOG_LEVEL", "INFO"))
     return parser
 
@@ -251,6 +251,13 @@ class Faults:
         unknown = sorted(set(data) - self.known)
         if unknown:
             raise HttpError(400, f"unknown faults: {', '.join(unknown)}")
+        for name, value in data.items():
+            # A number of seconds (delay, replay, slow_status) or a switch; never a string,
+            # which would only fail later, in a thread nobody watches.
+            if not isinstance(value, bool | int | float | None) or (
+                not isinstance(value, bool) and value is not None and value < 0
+            ):
+                raise HttpError(400, f"fault {name} must be true, false or a number of seconds")
         return dict(data)
 
     def snapshot(self) -> dict:

@@ -59,6 +59,7 @@ class Simulator:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self._stderr = stderr_file
+        self._stderr_text = ""
 
     def request(self, method: str, path: str, data=None, *, timeout=REQUEST_TIMEOUT):
         body = None if data is None else json.dumps(data).encode()
@@ -78,13 +79,16 @@ class Simulator:
     def get(self, path: str, **kwargs) -> SimResponse:
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, json=None, **kwargs) -> SimResponse:  # noqa: A002
+    def post(self, path: str, json=None, **kwargs) -> SimResponse:
         return self.request("POST", path, {} if json is None else json, **kwargs)
 
     def delete(self, path: str, **kwargs) -> SimResponse:
         return self.request("DELETE", path, **kwargs)
 
     def stderr(self) -> str:
+        """What the simulator has logged so far (all of it, once stopped)."""
+        if self._stderr.closed:
+            return self._stderr_text
         self._stderr.flush()
         self._stderr.seek(0)
         return self._stderr.read().decode(errors="replace")
@@ -100,7 +104,9 @@ class Simulator:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._stderr.close()
+        if not self._stderr.closed:
+            self._stderr_text = self.stderr()
+            self._stderr.close()
 
     def __enter__(self) -> Simulator:
         return self

@@ -1,7 +1,8 @@
 """The mobile-wallet provider: citizens' phones pay the EMVCo QR shown on the counter screen.
 
 Run: ``python -m simulators.wallet --port 8701 --callback-url URL --secret S --merchant-id M``
-(or WALLET_SIM_CALLBACK_URL, WALLET_SIM_SECRET, WALLET_SIM_MERCHANT_ID).
+(or WALLET_SIM_PORT, WALLET_SIM_CALLBACK_URL, WALLET_SIM_SECRET, WALLET_SIM_MERCHANT_ID;
+``--callback-retries 5 --callback-backoff 0.5`` set the callback's retries).
 
 API (amounts are integer piastres):
 
@@ -70,8 +71,6 @@ FAULTS = {
     "slow_status",
     "settlement_mismatches",
 }
-CALLBACK_RETRIES = 5
-CALLBACK_BACKOFF = 0.5
 CALLBACK_TIMEOUT = 5.0
 PHANTOM_AMOUNT = 5000
 SETTLEMENT_COLUMNS = ("txn_id", "reference", "amount", "paid_at", "kind")
@@ -186,8 +185,18 @@ class Refund:
 
 
 class WalletProvider(App):
-    def __init__(self, *, callback_url: str | None, secret: str, merchant_id: str | None):
+    def __init__(
+        self,
+        *,
+        callback_url: str | None,
+        secret: str,
+        merchant_id: str | None,
+        retries: int = 5,
+        backoff: float = 0.5,
+    ):
         super().__init__()
+        self.retries = retries
+        self.backoff = backoff
         self.lock = threading.Lock()
         self.callback_url = callback_url
         self.secret = secret
@@ -358,9 +367,12 @@ class WalletProvider(App):
             self._deliver(url, callback, "replay")
 
     def _deliver(self, url: str | None, callback: Callback, kind: str) -> None:
-        """POST the callback, retrying on network errors, 5xx, 409 and 429."""
-        pause = CALLBACK_BACKOFF
-        for attempt in range(1, CALLBACK_RETRIES + 2):
+        """POST the callback, retrying on network errors, 5xx, 409 and 429.
+
+        One attempt and up to ``retries`` more, ``backoff`` seconds apart, doubling.
+        """
+        pause = self.backoff
+        for attempt in range(1, self.retries + 2):
             status, error = self._post(url, callback)
             with self.lock:
                 self.callbacks.append(
@@ -380,7 +392,7 @@ class WalletProvider(App):
                 return
             if status is not None and 400 <= status < 500 and status not in (409, 429):
                 return
-            if attempt <= CALLBACK_RETRIES:
+            if attempt <= self.retries:
                 time.sleep(pause)
                 pause *= 2
 
@@ -489,13 +501,25 @@ def phantom_txn_id(day) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = base_parser("Mobile-wallet provider simulator", default_port=8701)
+    parser = base_parser(
+        "Mobile-wallet provider simulator", port_env="WALLET_SIM_PORT", default_port=8701
+    )
     parser.add_argument("--callback-url", default=env("WALLET_SIM_CALLBACK_URL"))
     parser.add_argument("--secret", default=env("WALLET_SIM_SECRET", "wallet-sim-secret"))
     parser.add_argument("--merchant-id", default=env("WALLET_SIM_MERCHANT_ID"))
+    parser.add_argument(
+        "--callback-retries", type=int, default=int(env("WALLET_SIM_CALLBACK_RETRIES", "5"))
+    )
+    parser.add_argument(
+        "--callback-backoff", type=float, default=float(env("WALLET_SIM_CALLBACK_BACKOFF", "0.5"))
+    )
     args = parser.parse_args(argv)
     app = WalletProvider(
-        callback_url=args.callback_url, secret=args.secret, merchant_id=args.merchant_id
+        callback_url=args.callback_url,
+        secret=args.secret,
+        merchant_id=args.merchant_id,
+        retries=args.callback_retries,
+        backoff=args.callback_backoff,
     )
     serve(app, host=args.host, port=args.port, name="wallet-sim", log_level=args.log_level)
 

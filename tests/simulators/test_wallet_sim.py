@@ -560,3 +560,81 @@ def test_the_simulator_stops_cleanly_on_sigterm(recorder):
     sim.stop()
 
     assert sim.process.returncode == 0
+
+
+def test_the_callback_gives_up_after_its_retries(recorder):
+    recorder.answers = [500] * 10
+    with start(
+        "wallet", callback_url=recorder.url, callback_retries=2, callback_backoff=0.05
+    ) as sim:
+        refused = pay(sim, reference="PAY-DOWN")
+        recorder.wait_for(3)
+        # Its callback comes after any fourth attempt of the first would have.
+        recorder.answers = []
+        pay(sim, reference="PAY-UP", fault={"delay": 1})
+
+        calls = recorder.wait_for(4)
+
+        assert [p["reference"] for p in payloads(calls)] == ["PAY-DOWN"] * 3 + ["PAY-UP"]
+        log = sim.get("/v1/callbacks").json()["callbacks"]
+        assert [(c["attempt"], c["status"]) for c in log if c["txn_id"] == refused["txn_id"]] == [
+            (1, 500),
+            (2, 500),
+            (3, 500),
+        ]
+
+
+def test_an_unreachable_app_is_logged_as_an_error(recorder):
+    recorder.close()
+    with start("wallet", callback_url=recorder.url, callback_retries=0) as sim:
+        pay(sim)
+
+        [entry] = wait_until(lambda: sim.get("/v1/callbacks").json()["callbacks"], what="log")
+
+    assert entry["status"] is None
+    assert entry["error"]
+
+
+def test_the_secret_and_merchant_can_come_from_the_environment(monkeypatch, recorder):
+    monkeypatch.setenv("WALLET_SIM_SECRET", "from-env")
+    monkeypatch.setenv("WALLET_SIM_MERCHANT_ID", "ENVMERCHANT")
+    monkeypatch.setenv("WALLET_SIM_CALLBACK_URL", recorder.url)
+    with start("wallet") as sim:
+        ours = {"qr": qr_payload(100, "P", "ENVMERCHANT"), "wallet": "w"}
+        theirs = {"qr": qr_payload(100, "P", "OTHER"), "wallet": "w"}
+        assert sim.post("/v1/payments", theirs).status == 400
+        assert sim.post("/v1/payments", ours).status == 201
+
+        [call] = recorder.wait_for(1)
+
+    headers = call["headers"]
+    verify(
+        b"from-env",
+        headers["x-wallet-timestamp"],
+        headers["x-wallet-signature"],
+        call["body"],
+        now=time.time(),
+    )
+
+
+def test_a_fault_must_be_a_switch_or_seconds(sim):
+    assert sim.post("/v1/faults", {"delay": "soon"}).status == 400
+    assert sim.post("/v1/faults", {"delay": -1}).status == 400
+    assert sim.get("/v1/faults").json() == {}
+
+
+def test_it_answers_health_and_refuses_a_wrong_method(sim):
+    assert sim.get("/health").json() == {"ok": True}
+    answer = sim.delete("/v1/payments")
+    assert answer.status == 405
+    assert "GET" in answer.headers["Allow"]
+    assert sim.get("/v1/nothing").status == 404
+
+
+def test_the_simulators_log_is_kept_after_it_stops(recorder):
+    sim = start("wallet", callback_url=recorder.url)
+    sim.get("/health")
+    sim.stop()
+
+    assert "listening on" in sim.stderr()
+    assert "stopped" in sim.stderr()
