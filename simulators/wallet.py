@@ -226,6 +226,9 @@ class WalletProvider(App):
         unknown = sorted(set(data) - {"callback_url", "secret", "merchant_id"})
         if unknown:
             raise HttpError(400, f"unknown settings: {', '.join(unknown)}")
+        for key in ("callback_url", "secret", "merchant_id"):
+            if key in data and not (isinstance(data[key], str) and data[key]):
+                raise HttpError(400, f"{key} must be a non-empty string")
         with self.lock:
             if "callback_url" in data:
                 self.callback_url = data["callback_url"]
@@ -317,10 +320,9 @@ class WalletProvider(App):
             else:
                 wait_for = None
                 releases, self.held = self.held, []
-        callback = self._signed(txn, secret, wrong_key=bool(faults.get("bad_signature")))
         threading.Thread(
             target=self._deliver_all,
-            args=(url, callback, faults, wait_for, releases),
+            args=(url, txn, secret, faults, wait_for, releases),
             name=f"callback-{txn['txn_id']}",
             daemon=True,
         ).start()
@@ -347,14 +349,16 @@ class WalletProvider(App):
         }
         return Callback(txn["txn_id"], body, headers)
 
-    def _deliver_all(self, url, callback, faults, wait_for, releases) -> None:
+    def _deliver_all(self, url, txn, secret, faults, wait_for, releases) -> None:
         try:
             if wait_for is not None:
-                log.info("fault out_of_order: holding the callback of %s", callback.txn_id)
+                log.info("fault out_of_order: holding the callback of %s", txn["txn_id"])
                 wait_for.wait()
             delay = faults.get("delay")
             if delay:
                 time.sleep(float(delay))
+            # Signed when sent, as a provider does: a held callback is late, not stale.
+            callback = self._signed(txn, secret, wrong_key=bool(faults.get("bad_signature")))
             self._deliver(url, callback, "original")
             if faults.get("duplicate"):
                 self._deliver(url, callback, "duplicate")

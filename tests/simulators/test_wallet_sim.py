@@ -392,8 +392,11 @@ def test_an_unknown_fault_is_refused(sim):
 
 def test_the_callback_url_and_secret_can_be_set_after_start(recorder):
     with start("wallet") as sim:
+        assert sim.post("/v1/config", {"secret": ""}).status == 400
+        assert sim.post("/v1/config", {"callback": recorder.url}).status == 400
         answer = sim.post("/v1/config", {"callback_url": recorder.url, "secret": "late"})
         assert answer.status == 200
+        assert answer.json()["callback_url"] == recorder.url
         pay(sim)
 
         [call] = recorder.wait_for(1)
