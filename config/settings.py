@@ -236,7 +236,7 @@ SMS_BACKEND = env_str("SMS_BACKEND", "counter.sms.OutboxBackend")
 # by default), the secret it signs its callbacks with, and who we are to it. The dev secret
 # only ever works with DEBUG on, as the secret key does.
 WALLET_PROVIDER_BACKEND = env_str("WALLET_PROVIDER_BACKEND", "wallet.providers.HttpWalletProvider")
-WALLET_PROVIDER_URL = env_str("WALLET_PROVIDER_URL", "http://127.0.0.1:8765")
+WALLET_PROVIDER_URL = env_str("WALLET_PROVIDER_URL", "http://127.0.0.1:8701")
 WALLET_PROVIDER_SECRET = env_str("WALLET_PROVIDER_SECRET")
 if WALLET_PROVIDER_SECRET is None:
     if not DEBUG:
@@ -249,7 +249,7 @@ WALLET_MERCHANT_CITY = env_str("WALLET_MERCHANT_CITY", "CAIRO")
 WALLET_QR_SECONDS = env_int("WALLET_QR_SECONDS", 300, minimum=30)
 # The bank cards' acquirer: its daily settlement file (reconciliation).
 ACQUIRER_BACKEND = env_str("ACQUIRER_BACKEND", "wallet.providers.HttpAcquirer")
-ACQUIRER_URL = env_str("ACQUIRER_URL", "http://127.0.0.1:8766")
+ACQUIRER_URL = env_str("ACQUIRER_URL", "http://127.0.0.1:8702")
 # Prepaid service cards, in piastres.
 CARD_MAX_BALANCE = env_int("CARD_MAX_BALANCE", 1_000_000, minimum=1)
 CARD_DAILY_TOP_UP_LIMIT = env_int("CARD_DAILY_TOP_UP_LIMIT", 500_000, minimum=1)

@@ -199,7 +199,7 @@ def money_arrived(
         with transaction.atomic():
             # Callbacks and status queries of one QR queue here, one at a time.
             intent = (
-                WalletIntent.objects.select_for_update()
+                WalletIntent.objects.select_for_update(of=("self",))
                 .select_related("payment")
                 .filter(reference=reference)
                 .first()
@@ -363,7 +363,11 @@ def refund_send(txn: WalletTransaction) -> WalletTransaction:
 @retry_on_conflict
 def _refunded(pk: int) -> WalletTransaction:
     with transaction.atomic():
-        txn = WalletTransaction.objects.select_for_update().select_related("branch").get(pk=pk)
+        txn = (
+            WalletTransaction.objects.select_for_update(of=("self",))
+            .select_related("branch")
+            .get(pk=pk)
+        )
         if txn.status == ReceiptStatus.REFUNDED:
             return txn
         branch = txn.branch

@@ -145,7 +145,9 @@ def callback(request: HttpRequest) -> HttpResponse:
         logger.warning("wallet callback refused: %s", error)
         return JsonResponse({"error": str(error)}, status=401)
     if CallbackSeen.objects.filter(signature=signature).exists():
-        return JsonResponse({"error": "replayed"}, status=409)
+        # The same signed bytes again: refused for good (a provider's own second delivery
+        # is signed anew, and is answered as the duplicate it is, below).
+        return JsonResponse({"error": "this callback was already received (a replay)"}, status=403)
     try:
         fields = _parse(body)
     except _BadCallback as error:

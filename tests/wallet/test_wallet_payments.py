@@ -307,7 +307,7 @@ def test_a_replayed_callback_is_refused_and_a_duplicate_is_one_payment(client, i
     replay = _callback(client, intent, timestamp=timestamp, body=body)
     duplicate = _callback(client, intent, timestamp=timestamp + 1, body=body)
 
-    assert [first.status_code, replay.status_code, duplicate.status_code] == [200, 409, 200]
+    assert [first.status_code, replay.status_code, duplicate.status_code] == [200, 403, 200]
     assert Payment.objects.count() == 1
 
 
