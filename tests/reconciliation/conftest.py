@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import pytest
 from django.conf import settings
@@ -63,12 +64,35 @@ ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 WALLET_LOCK_BUG = "wallet.services.money_arrived: FOR UPDATE on an outer join (PostgreSQL)"
 
 
+def record_paid(intent: WalletIntent, *, txn_id: str, paid_at: datetime) -> WalletTransaction:
+    """What wallet.services.money_arrived records for a QR paid in time at its total."""
+    payment = payment_post(
+        agent=intent.agent,
+        service=intent.service,
+        citizen=intent.citizen,
+        amount=intent.amount,
+        references=intent.references,
+        method="wallet",
+        tender={"txn_id": txn_id, "reference": intent.reference},
+        idempotency_key=uuid.uuid4().hex,
+    )
+    WalletIntent.objects.filter(pk=intent.pk).update(status=IntentStatus.PAID, payment=payment)
+    return WalletTransaction.objects.create(
+        txn_id=txn_id,
+        reference=intent.reference,
+        amount=payment.total,
+        paid_at=paid_at,
+        via="callback",
+        intent=intent,
+        branch=intent.branch,
+        payment=payment,
+        status=ReceiptStatus.APPLIED,
+    )
+
+
 @pytest.fixture
 def pay_by_wallet(agent_a, fixed_service, citizen, open_till):
-    """A QR shown at agent A's counter, paid in full: its payment and applied WalletTransaction.
-
-    What wallet.services.money_arrived records for a QR paid in time at its total.
-    """
+    """A QR shown at agent A's counter, paid in full: its payment and applied WalletTransaction."""
 
     def pay(txn_id: str) -> WalletTransaction:
         intent = wallet_services.intent_open(
@@ -81,28 +105,7 @@ def pay_by_wallet(agent_a, fixed_service, citizen, open_till):
             tender={},
             idempotency_key=uuid.uuid4().hex,
         )
-        payment = payment_post(
-            agent=agent_a,
-            service=fixed_service,
-            citizen=citizen,
-            amount=None,
-            references={"licence": "123456"},
-            method="wallet",
-            tender={"txn_id": txn_id, "reference": intent.reference},
-            idempotency_key=uuid.uuid4().hex,
-        )
-        WalletIntent.objects.filter(pk=intent.pk).update(status=IntentStatus.PAID, payment=payment)
-        return WalletTransaction.objects.create(
-            txn_id=txn_id,
-            reference=intent.reference,
-            amount=payment.total,
-            paid_at=timezone.now(),
-            via="callback",
-            intent=intent,
-            branch=intent.branch,
-            payment=payment,
-            status=ReceiptStatus.APPLIED,
-        )
+        return record_paid(intent, txn_id=txn_id, paid_at=timezone.now())
 
     return pay
 
