@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "float_management",
     "counter",
     "wallet",
+    "reconciliation",
     "settlement",
     "receipts",
     "dashboard",
