@@ -62,6 +62,23 @@ MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
     "counter:card_balance": ((), {"*": 405}),
     "counter:card_replace": ((), {"*": 405}),
     "counter:card_unlock": ((), {ANON: LOGIN, "supervisor_a": 200, "*": 403}),
+    # The wallet: a QR is its agent's only (an unknown one is 404 to every agent).
+    "wallet:qr": (("000000000000",), {ANON: LOGIN, "agent_a": 404, "agent_b": 404, "*": 403}),
+    "wallet:qr_status": (
+        ("000000000000",),
+        {ANON: LOGIN, "agent_a": 404, "agent_b": 404, "*": 403},
+    ),
+    "wallet:qr_print": (("000000000000",), {"*": 405}),
+    "wallet:qr_cancel": (("000000000000",), {"*": 405}),
+    "wallet:callback": ((), {"*": 405}),  # the provider POSTs, signed
+    # The refund queue: a branch's supervisor, and head office (money of unknown QRs too).
+    "wallet:refunds": (
+        (),
+        {ANON: LOGIN, "supervisor_a": 200, "head_office": 200, "*": 404},
+    ),
+    "wallet:refund_approve": ((1,), {"*": 405}),
+    "reconciliation:list": ((), {ANON: LOGIN, "head_office": 200, "*": 404}),
+    "reconciliation:detail": ((1,), {ANON: LOGIN, "*": 404}),
     "receipt": (("000000000000",), {ANON: LOGIN, "*": 404}),
     "receipt_pdf": (("000000000000",), {ANON: LOGIN, "*": 404}),
     "receipt_print": (("000000000000",), {"*": 405}),  # printing is a POST

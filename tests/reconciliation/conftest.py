@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from core.clock import local_today
@@ -14,7 +13,6 @@ from counter.services.payments import payment_post
 from tests.reconciliation import fakes
 from wallet import services as wallet_services
 from wallet.models import (
-    IntentStatus,
     ReceiptStatus,
     RefundReason,
     WalletIntent,
@@ -56,37 +54,14 @@ def pay_by_card(agent_a, fixed_service, citizen, open_till):
     return pay
 
 
-ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
-# wallet.services.money_arrived locks the QR with select_for_update() joined to its
-# nullable payment (and _refunded its nullable branch): PostgreSQL refuses FOR UPDATE on
-# the nullable side of an outer join. Until the wallet app locks "of self" only, the
-# fixtures record what money_arrived records by hand; test_wallet_flow runs the service.
-WALLET_LOCK_BUG = "wallet.services.money_arrived: FOR UPDATE on an outer join (PostgreSQL)"
-
-
 def record_paid(intent: WalletIntent, *, txn_id: str, paid_at: datetime) -> WalletTransaction:
-    """What wallet.services.money_arrived records for a QR paid in time at its total."""
-    payment = payment_post(
-        agent=intent.agent,
-        service=intent.service,
-        citizen=intent.citizen,
-        amount=intent.amount,
-        references=intent.references,
-        method="wallet",
-        tender={"txn_id": txn_id, "reference": intent.reference},
-        idempotency_key=uuid.uuid4().hex,
-    )
-    WalletIntent.objects.filter(pk=intent.pk).update(status=IntentStatus.PAID, payment=payment)
-    return WalletTransaction.objects.create(
+    """The provider says the QR was paid in time at its total (wallet.services.money_arrived)."""
+    return wallet_services.money_arrived(
         txn_id=txn_id,
         reference=intent.reference,
-        amount=payment.total,
+        amount=intent.total,
         paid_at=paid_at,
         via="callback",
-        intent=intent,
-        branch=intent.branch,
-        payment=payment,
-        status=ReceiptStatus.APPLIED,
     )
 
 

@@ -9,14 +9,11 @@ from django.utils import timezone
 
 from reconciliation.models import ItemKind
 from reconciliation.services import reconciliation_run
-from tests.reconciliation.conftest import ON_POSTGRES, WALLET_LOCK_BUG, wallet_row
+from tests.reconciliation.conftest import wallet_row
 from wallet import services as wallet_services
 from wallet.models import ReceiptStatus
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.xfail(ON_POSTGRES, reason=WALLET_LOCK_BUG, strict=True),
-]
+pytestmark = pytest.mark.django_db
 
 
 def test_money_arrived_and_a_refund_sent_are_reconciled(
