@@ -61,6 +61,8 @@ from float_management.models import (
     TillSession,
     TransferKind,
 )
+from reconciliation.models import Source as ReconciliationSource
+from reconciliation.selectors import unreconciled_sources
 from settlement.models import SettlementBatch, SettlementItem
 from settlement.selectors import settlement_batches_of
 
@@ -101,6 +103,27 @@ def _check_day_is_closed(business_day: date) -> None:
                 "only after every one of them has closed."
             )
             % {"day": business_day.isoformat(), "sessions": names}
+        )
+
+
+def _check_day_is_reconciled(business_day: date) -> None:
+    """Refuse a day whose wallet or bank-card money was not yet matched to its provider's file.
+
+    A day reconciled with exceptions is settled: they are listed with its batches
+    (reconciliation.selectors.day_exceptions), for head office to follow up.
+    """
+    waiting = unreconciled_sources(business_day)
+    if waiting:
+        labels = dict(ReconciliationSource.choices)
+        raise InvalidState(
+            _(
+                "Reconcile the daily file of %(sources)s for %(day)s first: the agencies are "
+                "paid for money the providers have confirmed."
+            )
+            % {
+                "sources": ", ".join(str(labels[source]) for source in waiting),
+                "day": business_day.isoformat(),
+            }
         )
 
 
@@ -276,6 +299,7 @@ def settlement_run(
                 )
             return existing
     _check_day_is_closed(business_day)
+    _check_day_is_reconciled(business_day)
     # The whole day's lines against the ledger before the first batch, so a day with an
     # altered line settles nothing. (The settled lines too: that set no run changes.)
     _check_lines_match_the_ledger(_day_agency_lines(business_day))

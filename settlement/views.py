@@ -13,12 +13,14 @@ from django.contrib import messages
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.permissions import Action, can, national_only, require
 from core.errors import DomainError
+from reconciliation.selectors import day_exceptions
 from settlement import selectors, services
 from settlement.forms import SettlementRunForm
 from settlement.models import SettlementBatch
@@ -29,6 +31,9 @@ def _settlement_list_response(
 ) -> HttpResponse:
     agency = request.GET.get("agency", "")  # one agency's confirmations, latest first
     may_settle = can(request.user, Action.SETTLE)
+    # The day just settled: what its providers' files and our books still disagree on.
+    day = SettlementRunForm({"business_day": request.GET.get("day", "")})
+    unmatched_day = day.cleaned_data["business_day"] if may_settle and day.is_valid() else None
     return render(
         request,
         "settlement/list.html",
@@ -37,6 +42,8 @@ def _settlement_list_response(
             "agency": agency,
             "may_settle": may_settle,
             "form": (form or SettlementRunForm()) if may_settle else None,
+            "unmatched_day": unmatched_day,
+            "unmatched": day_exceptions(unmatched_day) if unmatched_day else [],
         },
     )
 
@@ -79,7 +86,7 @@ def settlement_run(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             _announce(request, day, batches)
-            return redirect("settlement_list")
+            return redirect(f"{reverse('settlement_list')}?day={day.isoformat()}")
     return _settlement_list_response(request, form)
 
 
