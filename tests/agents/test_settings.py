@@ -114,6 +114,7 @@ def test_check_deploy_is_clean_in_production_settings():
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "a-long-random-production-key-" + "x7Qm2pL9vR4tY8wZ" * 3,
         "DJANGO_ALLOWED_HOSTS": "counters.example",
+        "WALLET_PROVIDER_SECRET": "the-secret-the-wallet-provider-signs-with",
     }
     result = _settings_in_subprocess(
         clean_env,

@@ -6,12 +6,21 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django.utils.translation import override
 
 from reconciliation import selectors
 from reconciliation.models import ItemKind, ReconciliationItem, ReconciliationRun
 from reconciliation.services import reconciliation_run
 from tests.reconciliation.conftest import card_row, wallet_row
 from wallet.providers import ProviderUnavailable
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """The notes and refusals are read here in English (the app's first language is Arabic)."""
+    with override("en"):
+        yield
+
 
 pytestmark = pytest.mark.django_db
 

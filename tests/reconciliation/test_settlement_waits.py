@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils.translation import override
 
 from core.errors import InvalidState
 from reconciliation.services import reconciliation_run
@@ -9,6 +10,14 @@ from settlement.models import SettlementBatch
 from settlement.services import settlement_run
 from tests.reconciliation.conftest import card_row
 from tests.scenario import close_session, day_is_over, day_of
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """The notes and refusals are read here in English (the app's first language is Arabic)."""
+    with override("en"):
+        yield
+
 
 SCENARIO_FIXTURES = (day_is_over,)
 

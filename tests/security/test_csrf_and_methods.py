@@ -93,6 +93,16 @@ POST: dict[str, tuple[str, tuple, dict, int | str]] = {
         "form",
     ),
     "settlement_run": ("head_office", (), {"business_day": "2026-01-01"}, 405),
+    # Reconciling asks the provider for its file (here unreachable: a message, nothing saved).
+    "reconciliation:list": (
+        "head_office",
+        (),
+        {"business_day": "2026-01-01", "source": "wallet"},
+        "form",
+    ),
+    "wallet:qr_print": ("agent_a", ("{intent}",), {}, 405),
+    "wallet:qr_cancel": ("agent_a", ("{intent}",), {}, 405),
+    "wallet:refund_approve": ("supervisor_a", ("{refund}",), {}, 405),
     # Printing counts: the original, then copies. Only a POST prints.
     "receipt_print": ("agent_a", ("{payment}",), {"layout": "roll"}, 405),
 }
@@ -128,7 +138,14 @@ GET = {
     "dashboard:nation",
     "audit:list",
     "audit:detail",
+    "wallet:qr",
+    "wallet:qr_status",
+    "wallet:refunds",
+    "reconciliation:detail",
 }
+# The wallet provider's callback: no session and no CSRF token, its HMAC signature instead
+# (tested below and in tests/wallet).
+SIGNED = {"wallet:callback"}
 # Django's admin has its own CSRF protection (every admin form is csrf_protect'ed).
 EXCLUDED_NAMESPACES = {"admin"}
 # Rows of these apps are counted before and after every refused request.
@@ -143,6 +160,8 @@ COUNTED_APPS = {
     "receipts",
     "dashboard",
     "audit",
+    "wallet",
+    "reconciliation",
 }
 
 
@@ -161,7 +180,7 @@ def _all_url_names(resolver=None, namespace=""):
 def test_every_url_is_classified():
     names = set(_all_url_names())
     assert not set(POST) & GET
-    assert names == set(POST) | GET
+    assert names == set(POST) | GET | SIGNED
 
 
 def _row_counts() -> dict[str, int]:
@@ -177,6 +196,7 @@ def world(personas, fixed_service, citizen, open_till, denominations, counter_b)
     """Something for every endpoint to act on: a pending request, a payment, a card."""
     from counter.citizen_links import citizen_token
     from counter.services import cards, payments
+    from wallet import services as wallet_services
 
     agent_a = personas["agent_a"]
     pending = till.float_request_top_up(
@@ -194,6 +214,36 @@ def world(personas, fixed_service, citizen, open_till, denominations, counter_b)
     card = cards.card_issue(
         agent=agent_a, citizen=citizen, pin="1234", idempotency_key=uuid.uuid4().hex
     )
+    intent = wallet_services.intent_open(
+        agent=agent_a,
+        service=fixed_service,
+        citizen=citizen,
+        amount=None,
+        references={"licence": "123456"},
+        method="wallet",
+        tender={},
+        idempotency_key=uuid.uuid4().hex,
+    )
+    paid_twice = [
+        wallet_services.money_arrived(
+            txn_id=f"WT-{n}",
+            reference=intent.reference,
+            amount=intent.total,
+            paid_at=intent.created_at,
+            via="callback",
+        )
+        for n in (1, 2)
+    ][1]
+    waiting = wallet_services.intent_open(
+        agent=agent_a,
+        service=fixed_service,
+        citizen=citizen,
+        amount=None,
+        references={"licence": "123456"},
+        method="wallet",
+        tender={},
+        idempotency_key=uuid.uuid4().hex,
+    )
     vault = till.vault_move(
         branch=open_till.branch,
         direction="in",
@@ -210,6 +260,8 @@ def world(personas, fixed_service, citizen, open_till, denominations, counter_b)
             # Links to a citizen carry a token signed for the agent (agent_a here).
             "citizen": citizen_token(agent=agent_a, citizen=citizen),
             "payment": payment.reference,
+            "intent": waiting.reference,
+            "refund": paid_twice.pk,
             "card": card.number,
             "agent_a": agent_a.pk,
             "counter_b": counter_b.pk,
@@ -304,6 +356,16 @@ def test_with_the_token_the_same_post_writes(url_name, model, world):
     response = client.post(url, {**body, "csrfmiddlewaretoken": CSRF_SECRET})
     assert response.status_code in (200, 302), url
     assert _row_counts()[model] == before + 1
+
+
+def test_the_wallet_callback_refuses_get_and_an_unsigned_post_and_writes_nothing(world):
+    client = Client(enforce_csrf_checks=True)
+    url = reverse("wallet:callback")
+    before = _row_counts()
+    assert client.get(url).status_code == 405
+    response = client.post(url, b'{"txn_id": "WT-9"}', content_type="application/json")
+    assert response.status_code == 401
+    assert _row_counts() == before
 
 
 def test_logging_out_without_a_token_keeps_the_session(world):

@@ -123,7 +123,8 @@ def test_head_office_settles_a_day_from_the_form(client, head_office, a_day, day
     day = day_of(a_day["bill"]).isoformat()
     response = client.post(reverse("settlement_run"), {"business_day": day})
     assert response.status_code == 302
-    assert response["Location"] == reverse("settlement_list")
+    # Back to the list, which says what the day's providers' files still disagree on.
+    assert response["Location"] == f"{reverse('settlement_list')}?day={day}"
     assert [b.agency.code for b in SettlementBatch.objects.order_by("agency__code")] == [
         "LOCAL",
         "POWER",

@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from counter.errors import ApprovalUsed
@@ -62,6 +63,7 @@ def test_the_form_shows_a_used_approval_code_next_to_its_field(
 ):
     first = _post(agent_a, fixed_service, citizen)
     client.force_login(agent_a)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     url = reverse("counter:pay", args=[fixed_service.code])
     data = _pay_data(
         citizen, method="bankcard", tendered="", approval_code="AB12CD", card_last4="1111"
@@ -99,6 +101,7 @@ def test_the_form_asks_for_both_when_the_bank_card_is_chosen(
     client, agent_a, fixed_service, citizen, open_till
 ):
     client.force_login(agent_a)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     url = reverse("counter:pay", args=[fixed_service.code])
     response = client.post(url, _pay_data(citizen, method="bankcard", tendered=""))
     form = response.context["form"]

@@ -12,7 +12,9 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import override
 
+from core.errors import InvalidState
 from counter.models import Payment
 from counter.services import payments as payment_services
 from float_management.models import Account, Request, RequestKind
@@ -218,8 +220,10 @@ def test_a_refund_the_provider_cannot_take_now_is_sent_by_the_worker_later(inten
 def test_the_agent_who_showed_the_qr_cannot_approve_its_refund(intent, agent_a):
     _arrive(intent, txn_id="WT1")
     second = _arrive(intent, txn_id="WT2")
-    with pytest.raises(Exception, match="cannot approve"):
+    with override("en"), pytest.raises(InvalidState, match="cannot approve its refund"):
         services.refund_approve(supervisor=agent_a, txn=second)
+    second.refresh_from_db()
+    assert second.refund_approved_by is None
 
 
 def test_a_void_of_a_wallet_payment_is_a_refund_through_the_provider(
