@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test drills lint fmt messages clean bench-db bench-receipts bench-dashboard bench-load bench-boards-push bench-settle
+.PHONY: run test drills lint fmt messages clean bench-db bench-receipts bench-dashboard bench-load bench-boards-push bench-settle bench-wallet
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -100,3 +100,9 @@ messages: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
+
+# From the wallet provider taking the money to the agent's screen (tools/bench/wallet_flip.py):
+# a seeded demo app, the wallet's worker and simulator, Chromium as the agent; p50/p95.
+WALLET_RUNS ?= 20
+bench-wallet: $(VENV)/.installed
+	$(PY) -m tools.bench.wallet_flip --runs $(WALLET_RUNS)

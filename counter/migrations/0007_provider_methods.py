@@ -17,12 +17,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='payment',
             name='card_last4',
-            field=models.CharField(blank=True, default='', max_length=4, verbose_name="card's last four digits"),
+            field=models.CharField(blank=True, db_default='', default='', max_length=4, verbose_name="card's last four digits"),
         ),
         migrations.AddField(
             model_name='payment',
             name='external_reference',
-            field=models.CharField(blank=True, default='', max_length=64, verbose_name="provider's reference"),
+            field=models.CharField(blank=True, db_default='', default='', max_length=64, verbose_name="provider's reference"),
         ),
         migrations.AddConstraint(
             model_name='payment',

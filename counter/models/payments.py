@@ -150,11 +150,13 @@ class Payment(models.Model):
     card_balance_after = models.BigIntegerField(null=True, blank=True)
     # What the outside system that took the money calls it: a wallet provider's transaction
     # id, a card terminal's approval code. Its method fills it (counter.methods).
+    # Defaults in the database too: bulk loads (the national seeder's COPY) name no column
+    # of a method they do not use.
     external_reference = models.CharField(
-        _("provider's reference"), max_length=64, blank=True, default=""
+        _("provider's reference"), max_length=64, blank=True, default="", db_default=""
     )
     card_last4 = models.CharField(
-        _("card's last four digits"), max_length=4, blank=True, default=""
+        _("card's last four digits"), max_length=4, blank=True, default="", db_default=""
     )
     references = models.JSONField(_("reference fields"), default=dict, blank=True)
     transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="payment")
