@@ -73,3 +73,21 @@ def fund_vault(*, branch, supervisor, witness, amount: int) -> None:
             idempotency_key=uuid.uuid4().hex,
         ),
     )
+
+
+def wallet_qr(agent, service, citizen=None, *, references=None):
+    """A wallet QR shown at `agent`'s open till for a fixed-fee `service` (licence 123456)."""
+    import uuid
+
+    from wallet.services import intent_open
+
+    return intent_open(
+        agent=agent,
+        service=service,
+        citizen=citizen,
+        amount=None,
+        references=references if references is not None else {"licence": "123456"},
+        method="wallet",
+        tender={},
+        idempotency_key=uuid.uuid4().hex,
+    )

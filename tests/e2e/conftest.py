@@ -221,6 +221,34 @@ def login(browser, server):
         context.close()
 
 
+DEMO_CITIZEN_ID = "28503150123451"  # a demo citizen (invented), verified by seed_demo
+
+
+def open_pay_form(page, server: str, licence: str) -> None:
+    """From the agent's home, by keyboard: the demo citizen, then LA-106 with `licence` typed.
+
+    Leaves the focus after the licence field (the first method's field, the cash).
+    """
+    page.goto(server + "/counter/")
+    page.wait_for_selector("#citizen-q:focus")
+    page.keyboard.type(DEMO_CITIZEN_ID)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#citizen-results a:focus")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#pay-service:focus")
+    page.wait_for_load_state("load")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#service-q:focus")
+    page.wait_for_load_state("load")  # htmx binds the type-ahead once the page has loaded
+    page.keyboard.type("LA-106")
+    page.wait_for_selector("#service-results a")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("input[name=ref_licence_no]:focus")
+    page.keyboard.type(licence)
+    page.keyboard.press("Tab")
+
+
 def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"  # a name may hold folders: "full_day/ar/till"
     path.parent.mkdir(parents=True, exist_ok=True)

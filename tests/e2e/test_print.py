@@ -11,9 +11,8 @@ from collections.abc import Callable
 
 from playwright.sync_api import Response
 
-from tests.e2e.conftest import RECORD_PRINTS, screenshot
+from tests.e2e.conftest import RECORD_PRINTS, open_pay_form, screenshot
 
-CITIZEN_ID = "28503150123451"  # a demo citizen (invented), verified by seed_demo
 PRINT_PDF = re.compile(r"/receipts/prints/[^/]+\.pdf$")
 
 
@@ -23,24 +22,7 @@ def _pay(page, server, licence: str, script: bool = True) -> str:
     `script=False`: the receipt page's script is held back, so the page keeps the
     address it was posted to; the number is read from the page.
     """
-    page.goto(server + "/counter/")
-    page.wait_for_selector("#citizen-q:focus")
-    page.keyboard.type(CITIZEN_ID)
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#citizen-results a:focus")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#pay-service:focus")
-    page.wait_for_load_state("load")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#service-q:focus")
-    page.wait_for_load_state("load")  # htmx binds the type-ahead once the page has loaded
-    page.keyboard.type("LA-106")
-    page.wait_for_selector("#service-results a")
-    page.keyboard.press("Tab")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("input[name=ref_licence_no]:focus")
-    page.keyboard.type(licence)
-    page.keyboard.press("Tab")
+    open_pay_form(page, server, licence)
     page.keyboard.type("50")
     page.wait_for_selector("#pay-change:has-text('26.00')")  # the change, worked out as typed
     if not script:

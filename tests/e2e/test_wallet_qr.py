@@ -12,9 +12,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import screenshot
-
-CITIZEN_ID = "28503150123451"  # a demo citizen (invented), verified by seed_demo
+from tests.e2e.conftest import open_pay_form, screenshot
 
 needs_zbar = pytest.mark.skipif(
     shutil.which("zbarimg") is None, reason="zbarimg missing (apt-get install zbar-tools)"
@@ -23,23 +21,7 @@ needs_zbar = pytest.mark.skipif(
 
 def _show_qr(page, server, licence: str) -> str:
     """The agent takes a fixed fee by wallet; returns the QR page's reference."""
-    page.goto(server + "/counter/")
-    page.wait_for_selector("#citizen-q:focus")
-    page.keyboard.type(CITIZEN_ID)
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#citizen-results a:focus")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#pay-service:focus")
-    page.wait_for_load_state("load")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#service-q:focus")
-    page.wait_for_load_state("load")  # htmx binds the type-ahead once the page has loaded
-    page.keyboard.type("LA-106")
-    page.wait_for_selector("#service-results a")
-    page.keyboard.press("Tab")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("input[name=ref_licence_no]:focus")
-    page.keyboard.type(licence)
+    open_pay_form(page, server, licence)
     page.check("input[name=method][value=wallet]")
     with page.expect_navigation(wait_until="load"):
         page.click("button[name=confirm]")

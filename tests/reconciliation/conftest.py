@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.clock import local_today
 from counter.services.payments import payment_post
+from tests.factories import wallet_qr
 from tests.reconciliation import fakes
 from wallet import services as wallet_services
 from wallet.models import (
@@ -70,16 +71,7 @@ def pay_by_wallet(agent_a, fixed_service, citizen, open_till):
     """A QR shown at agent A's counter, paid in full: its payment and applied WalletTransaction."""
 
     def pay(txn_id: str) -> WalletTransaction:
-        intent = wallet_services.intent_open(
-            agent=agent_a,
-            service=fixed_service,
-            citizen=citizen,
-            amount=None,
-            references={"licence": "123456"},
-            method="wallet",
-            tender={},
-            idempotency_key=uuid.uuid4().hex,
-        )
+        intent = wallet_qr(agent_a, fixed_service, citizen)
         return record_paid(intent, txn_id=txn_id, paid_at=timezone.now())
 
     return pay

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from django.utils import timezone
 
 from reconciliation.models import ItemKind
 from reconciliation.services import reconciliation_run
+from tests.factories import wallet_qr
 from tests.reconciliation.conftest import wallet_row
 from wallet import services as wallet_services
 from wallet.models import ReceiptStatus
@@ -19,16 +18,7 @@ pytestmark = pytest.mark.django_db
 def test_money_arrived_and_a_refund_sent_are_reconciled(
     fakes_set, agent_a, supervisor_a, fixed_service, citizen, open_till, today
 ):
-    intent = wallet_services.intent_open(
-        agent=agent_a,
-        service=fixed_service,
-        citizen=citizen,
-        amount=None,
-        references={"licence": "123456"},
-        method="wallet",
-        tender={},
-        idempotency_key=uuid.uuid4().hex,
-    )
+    intent = wallet_qr(agent_a, fixed_service, citizen)
     paid = wallet_services.money_arrived(
         txn_id="W-1",
         reference=intent.reference,

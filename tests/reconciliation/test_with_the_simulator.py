@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 import pytest
 
 from reconciliation.models import ItemKind
 from reconciliation.services import reconciliation_run
+from tests.factories import wallet_qr
 from tests.reconciliation.conftest import record_paid
-from wallet import services as wallet_services
 
 testing = pytest.importorskip("simulators.testing", reason="the simulators are not here yet")
 
@@ -25,16 +24,7 @@ def test_the_simulators_mismatched_file_gives_each_kind_once(
         settings.WALLET_PROVIDER_URL = sim.url
         paid = []
         for _ in range(3):
-            intent = wallet_services.intent_open(
-                agent=agent_a,
-                service=fixed_service,
-                citizen=citizen,
-                amount=None,
-                references={"licence": "123456"},
-                method="wallet",
-                tender={},
-                idempotency_key=uuid.uuid4().hex,
-            )
+            intent = wallet_qr(agent_a, fixed_service, citizen)
             answer = sim.post("/v1/payments", {"qr": intent.payload, "wallet": "01000000000"})
             assert answer.status == 201, answer.text
             txn = answer.json()

@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from float_management import services as till
+from tests.factories import wallet_qr
 
 ANON = "anonymous"
 CSRF_SECRET = "a" * 32  # a cookie's secret; the form token may be the same unmasked secret
@@ -214,16 +215,7 @@ def world(personas, fixed_service, citizen, open_till, denominations, counter_b)
     card = cards.card_issue(
         agent=agent_a, citizen=citizen, pin="1234", idempotency_key=uuid.uuid4().hex
     )
-    intent = wallet_services.intent_open(
-        agent=agent_a,
-        service=fixed_service,
-        citizen=citizen,
-        amount=None,
-        references={"licence": "123456"},
-        method="wallet",
-        tender={},
-        idempotency_key=uuid.uuid4().hex,
-    )
+    intent = wallet_qr(agent_a, fixed_service, citizen)
     paid_twice = [
         wallet_services.money_arrived(
             txn_id=f"WT-{n}",
@@ -234,16 +226,7 @@ def world(personas, fixed_service, citizen, open_till, denominations, counter_b)
         )
         for n in (1, 2)
     ][1]
-    waiting = wallet_services.intent_open(
-        agent=agent_a,
-        service=fixed_service,
-        citizen=citizen,
-        amount=None,
-        references={"licence": "123456"},
-        method="wallet",
-        tender={},
-        idempotency_key=uuid.uuid4().hex,
-    )
+    waiting = wallet_qr(agent_a, fixed_service, citizen)
     vault = till.vault_move(
         branch=open_till.branch,
         direction="in",

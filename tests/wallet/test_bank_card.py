@@ -13,6 +13,7 @@ from float_management.models import Account
 from float_management.verify import ledger_verify
 from receipts.selectors import payment_receipt_data
 from tests.counter.test_payment_views import _pay_data
+from tests.factories import wallet_qr
 
 TOTAL = 5_450  # fixed_service: 50.00 + 3.00 + 1.50
 
@@ -150,16 +151,7 @@ def test_the_blind_close_expects_the_cash_alone(
         idempotency_key=uuid.uuid4().hex,
     )
     _post(agent_a, fixed_service, citizen)
-    intent = wallet_services.intent_open(
-        agent=agent_a,
-        service=fixed_service,
-        citizen=citizen,
-        amount=None,
-        references={"licence": "123456"},
-        method="wallet",
-        tender={},
-        idempotency_key=uuid.uuid4().hex,
-    )
+    intent = wallet_qr(agent_a, fixed_service, citizen)
     wallet_services.money_arrived(
         txn_id="WT1", reference=intent.reference, amount=TOTAL, paid_at=intent.created_at, via="x"
     )

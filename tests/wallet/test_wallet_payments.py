@@ -22,6 +22,7 @@ from float_management.services import request_decide
 from float_management.verify import ledger_verify
 from receipts.models import Receipt, ReceiptPrint
 from tests.counter.test_payment_views import _pay_data
+from tests.factories import wallet_qr
 from tests.wallet import fakes
 from wallet import emvco, services
 from wallet.models import IntentStatus, WalletIntent, WalletTransaction
@@ -43,16 +44,7 @@ def _fake_provider(settings):
 
 @pytest.fixture
 def intent(agent_a, fixed_service, citizen, open_till):
-    return services.intent_open(
-        agent=agent_a,
-        service=fixed_service,
-        citizen=citizen,
-        amount=None,
-        references={"licence": "123456"},
-        method="wallet",
-        tender={},
-        idempotency_key=uuid.uuid4().hex,
-    )
+    return wallet_qr(agent_a, fixed_service, citizen)
 
 
 def _arrive(intent, *, txn_id="WT1", amount=TOTAL, paid_at=None, reference=None):

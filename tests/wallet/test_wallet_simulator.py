@@ -8,7 +8,6 @@ never for a time.
 """
 
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from django.utils import timezone
 from counter.models import Payment
 from float_management.verify import ledger_verify
 from simulators.testing import start
+from tests.factories import wallet_qr
 from wallet import services
 from wallet.models import WalletIntent, WalletTransaction
 
@@ -42,16 +42,7 @@ def simulator(live_server, settings):
 @pytest.fixture
 def qr(agent_a, fixed_service, citizen, open_till):
     def make():
-        return services.intent_open(
-            agent=agent_a,
-            service=fixed_service,
-            citizen=citizen,
-            amount=None,
-            references={"licence": "123456"},
-            method="wallet",
-            tender={},
-            idempotency_key=uuid.uuid4().hex,
-        )
+        return wallet_qr(agent_a, fixed_service, citizen)
 
     return make
 
