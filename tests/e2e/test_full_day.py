@@ -330,7 +330,8 @@ def test_a_full_day_at_the_counter(login, app_server, day):
     assert figures(0) == ("2", egp(CASH_PAYMENT + CARD_PAYMENT))  # payments
     assert figures(1) == ("1", egp(CASH_PAYMENT))  # cash
     assert figures(2) == ("1", egp(CARD_PAYMENT))  # card
-    assert figures(5) == ("1", egp(VOIDED))  # voided
+    assert figures(3) == figures(4) == ("0", egp(0))  # bank card, wallet: none this day
+    assert figures(7) == ("1", egp(VOIDED))  # voided
     _shot(supervisor, day, "report", axe)
 
     # The books balance.
