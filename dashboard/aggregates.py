@@ -74,7 +74,7 @@ logger = logging.getLogger(__name__)
 LAG = timedelta(seconds=120)
 LOCK_SECONDS = 60  # a rebuild that dies leaves the lock to expire
 SNAPSHOT_SECONDS = 26 * 3600
-VERSION = 1  # bump when the snapshot's shape changes
+VERSION = 2  # bump when the snapshot's shape changes (2: keyed by method too)
 
 # The start of the oldest other transaction of this database that has written
 # something: rows it inserts later are dated after that start.

@@ -24,6 +24,7 @@ from django.utils import timezone
 from agents.models import Branch, Governorate
 from audit.models import AuditEntry
 from core.clock import day_bounds, local_day, local_time, zone
+from counter import methods
 from counter.models import Payment, PrepaidCard
 from dashboard.aggregates import DayTally, by, snapshot_key
 from float_management.models import (
@@ -84,6 +85,18 @@ class Board:
     extra: dict = field(default_factory=dict)
 
 
+def _by_method(figures: dict[str, tuple[int, int]]) -> list[dict]:
+    """The day's payments of each method, side by side, in the registry's order."""
+    return [
+        {
+            "method": method,
+            "n": figures.get(method.key, (0, 0))[0],
+            "total": figures.get(method.key, (0, 0))[1],
+        }
+        for method in methods.all()
+    ]
+
+
 def _payments_today(now: datetime | None) -> QuerySet[Payment]:
     return Payment.objects.filter(created_at__gte=day_start(now), void_transfer__isnull=True)
 
@@ -99,19 +112,27 @@ def branch_board(branch: Branch, *, now: datetime | None = None) -> Board:
             branch=branch, status__in=ACTIVE_STATUSES
         ).select_related("agent", "account")
     }
-    stats = {
-        row["session_id"]: row
-        for row in _payments_today(now)
+    stats: dict[int, dict] = {}
+    by_method: dict[str, tuple[int, int]] = {}
+    for row in (
+        _payments_today(now)
         .filter(branch=branch)
-        .values("session_id")
+        .values("session_id", "method")
         .annotate(n=Count("id"), total=Sum("total"), last=Max("created_at"))
         .order_by()
-    }
+    ):
+        stat = stats.setdefault(row["session_id"], {"n": 0, "total": 0, "last": row["last"]})
+        stat["n"] += row["n"]
+        stat["total"] += row["total"] or 0
+        stat["last"] = max(stat["last"], row["last"])
+        n, total = by_method.get(row["method"], (0, 0))
+        by_method[row["method"]] = (n + row["n"], total + (row["total"] or 0))
     # The day's figures count every till of the day, those already closed too.
     board = Board(
         payments=sum(s["n"] for s in stats.values()),
         total=sum(s["total"] or 0 for s in stats.values()),
     )
+    board.extra["methods"] = _by_method(by_method)
     for counter in counters:
         row = CounterRow(number=counter.number, session=sessions.get(counter.pk))
         session = row.session
@@ -156,7 +177,7 @@ def governorate_board(governorate: Governorate, *, now: datetime | None = None) 
     tally = DayTally(
         governorate_scope(governorate),
         payments=Payment.objects.filter(branch__governorate=governorate),
-        keys=["branch_id"],
+        keys=["branch_id", "method"],
         start=day_start(now),
         now=now,
     )
@@ -165,7 +186,8 @@ def governorate_board(governorate: Governorate, *, now: datetime | None = None) 
             Branch.objects.filter(governorate=governorate, is_active=True).order_by("code")
         )
     )
-    paid = {branch_id: n_total for (branch_id,), n_total in tally.figures(branches).items()}
+    figures = tally.figures(branches)
+    paid = {branch_id: n_total for (branch_id,), n_total in by(figures, [0]).items()}
     held = {
         row["branch_id"]: row
         for row in TillSession.objects.filter(
@@ -186,6 +208,9 @@ def governorate_board(governorate: Governorate, *, now: datetime | None = None) 
         .order_by()
     )
     board = Board()
+    board.extra["methods"] = _by_method(
+        {key: n_total for (key,), n_total in by(figures, [1]).items()}
+    )
     for branch in branches:
         (n, total), h = paid.get(branch.pk, (0, 0)), held.get(branch.pk, {})
         row = {
@@ -272,7 +297,13 @@ def nation_board(*, now: datetime | None = None) -> Board:
     tally = DayTally(
         NATION_SCOPE,
         payments=Payment.objects.all(),
-        keys=["branch__governorate_id", "service__code", "service__name_ar", "service__name_en"],
+        keys=[
+            "branch__governorate_id",
+            "service__code",
+            "service__name_ar",
+            "service__name_en",
+            "method",
+        ],
         start=day_start(now),
         now=now,
     )
@@ -294,6 +325,9 @@ def nation_board(*, now: datetime | None = None) -> Board:
         .order_by()
     }
     board = Board()
+    board.extra["methods"] = _by_method(
+        {key: n_total for (key,), n_total in by(figures, [4]).items()}
+    )
     for governorate in governorates:
         (n, total), h = paid.get(governorate.pk, (0, 0)), held.get(governorate.pk, {})
         row = {

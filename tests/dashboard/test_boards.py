@@ -171,3 +171,39 @@ def test_only_the_branch_supervisor_may_decide(
     )
     assert response.status_code in (403, 404)
     assert not Request.objects.filter(decision__isnull=False).exists()
+
+
+def test_every_board_shows_the_methods_side_by_side(
+    client, agent_a, supervisor_a, head_office, fixed_service, citizen, open_till, branch_a
+):
+    from tests.factories import wallet_qr
+    from wallet.services import money_arrived
+
+    _pay(agent_a, fixed_service, citizen)  # cash
+    payments.payment_post(
+        agent=agent_a,
+        service=fixed_service,
+        citizen=citizen,
+        amount=None,
+        references={"licence": "123456"},
+        method="bankcard",
+        tender={"approval_code": "AB12CD", "card_last4": "4242"},
+        idempotency_key=uuid.uuid4().hex,
+    )
+    qr = wallet_qr(agent_a, fixed_service, citizen)
+    money_arrived(
+        txn_id="WT1", reference=qr.reference, amount=qr.total, paid_at=qr.created_at, via="x"
+    )
+    expected = [("cash", 1, 5_450), ("card", 0, 0), ("bankcard", 1, 5_450), ("wallet", 1, 5_450)]
+
+    for board in (
+        selectors.branch_board(branch_a),
+        selectors.governorate_board(branch_a.governorate),
+        selectors.nation_board(),
+    ):
+        assert [(m["method"].key, m["n"], m["total"]) for m in board.extra["methods"]] == expected
+        assert board.payments == 3
+
+    client.force_login(supervisor_a)
+    page = client.get(reverse("dashboard:branch", args=[branch_a.code])).content.decode()
+    assert all(f'data-method="{key}"' in page for key, _n, _total in expected)

@@ -99,11 +99,12 @@ def test_a_second_push_sends_only_the_parts_a_payment_changed(
     changed = _parts(second)
     assert "board-totals" in changed
     assert 'data-figure="payments">1<' in changed["board-totals"]
-    # The count, the activity line, the top services and the governorate's row; not the
-    # other governorates, the settlements or the board around them.
+    # The count, its method's figures, the activity line, the top services and the
+    # governorate's row; not the other governorates, the settlements or the board around them.
     code = open_till.branch.governorate.code
     assert set(changed) == {
         "board-totals",
+        "board-methods",
         "board-activity",
         "board-services",
         f"governorate-{code}",
