@@ -132,7 +132,8 @@ def _parse(body: bytes) -> dict[str, object]:
 def callback(request: HttpRequest) -> HttpResponse:
     """The provider says a citizen paid a QR: signed, once, and idempotent by its txn id."""
     body = request.body
-    signature = request.headers.get("X-Wallet-Signature", "")
+    # As verify() compares it: the same signature in capitals is the same replay.
+    signature = request.headers.get("X-Wallet-Signature", "").strip().lower()
     try:
         verify(
             settings.WALLET_PROVIDER_SECRET.encode(),

@@ -307,6 +307,29 @@ def test_a_replayed_callback_is_refused_and_a_duplicate_is_one_payment(client, i
     assert Payment.objects.count() == 1
 
 
+def test_a_replay_in_capitals_is_still_a_replay(client, intent):
+    timestamp = int(time.time())
+    body = json.dumps(
+        {
+            "txn_id": "WT1",
+            "reference": intent.reference,
+            "amount": TOTAL,
+            "paid_at": timezone.now().isoformat(),
+        }
+    ).encode()
+    assert _callback(client, intent, timestamp=timestamp, body=body).status_code == 200
+    replay = client.post(
+        reverse("wallet:callback"),
+        body,
+        content_type="application/json",
+        headers={
+            "X-Wallet-Timestamp": str(timestamp),
+            "X-Wallet-Signature": sign(SECRET.encode(), timestamp, body).upper(),
+        },
+    )
+    assert replay.status_code == 403
+
+
 @pytest.mark.parametrize(
     "body",
     [
