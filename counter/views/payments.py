@@ -108,6 +108,8 @@ def _pay_page(request: HttpRequest, form: PaymentForm) -> HttpResponse:
         "quote": payment_services.payment_fixed_quote(service=form.service),
         "till_notice": _till_notice(request),
         "confirm_direct": CONFIRM_DIRECT,
+        # The button says what it does for the method chosen (static/js/pay.js).
+        "method_buttons": {m.key: str(m.confirm_button) for m in methods.all()},
     }
     return render(request, "counter/payments/pay.html", context)
 

@@ -1,6 +1,19 @@
 // The change due, worked out as the agent types the cash tendered (the total is on the
 // form). Only a help to the eye: the server works it out again when the payment is posted.
 (function () {
+  // The button names what it does for the method chosen ("Show the QR" for a wallet).
+  const button = document.getElementById("pay-button");
+  const labels = document.getElementById("pay-buttons");
+  if (button && labels) {
+    const byMethod = JSON.parse(labels.textContent);
+    const relabel = () => {
+      const chosen = document.querySelector("input[name=method]:checked");
+      if (chosen && byMethod[chosen.value]) button.textContent = byMethod[chosen.value];
+    };
+    document.querySelectorAll("input[name=method]").forEach((radio) => radio.addEventListener("change", relabel));
+    relabel();
+  }
+
   const total = document.getElementById("pay-total");
   const output = document.getElementById("pay-change");
   const input = document.querySelector("input[name=tendered]");

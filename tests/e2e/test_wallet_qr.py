@@ -23,6 +23,7 @@ def _show_qr(page, server, licence: str) -> str:
     """The agent takes a fixed fee by wallet; returns the QR page's reference."""
     open_pay_form(page, server, licence)
     page.check("input[name=method][value=wallet]")
+    page.wait_for_selector("#pay-button:has-text('Show the QR')")  # says what it will do
     with page.expect_navigation(wait_until="load"):
         page.click("button[name=confirm]")
     page.wait_for_selector("#wallet-waiting")
