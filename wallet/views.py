@@ -63,6 +63,24 @@ def qr_page(request: HttpRequest, reference: str) -> HttpResponse:
 
 @require_GET
 @require(Action.OPERATE_COUNTER)
+def qr_citizen(request: HttpRequest, reference: str) -> HttpResponse:
+    """The same QR for the citizen's screen (a second window turned to them): large, no controls.
+
+    Opened by the agent from the QR page; it follows the same status and says when
+    the money has arrived. Nothing of the agent's (no cancel, no print) is on it.
+    """
+    intent = _own_intent(request, reference)
+    context = {
+        **_status_context(intent),
+        "svg": qr.render_svg(intent.payload, aria_label=_("Scan to pay with your wallet")),
+    }
+    if request.htmx:
+        return render(request, "wallet/citizen.html#status", context)
+    return render(request, "wallet/citizen.html", context)
+
+
+@require_GET
+@require(Action.OPERATE_COUNTER)
 def qr_status(request: HttpRequest, reference: str) -> HttpResponse:
     """Polled by the QR page every second: pending, paid (then print), or expired."""
     intent = _own_intent(request, reference)
@@ -207,6 +225,7 @@ urlpatterns = [
     path("refunds/<int:pk>/approve/", refund_approve_view, name="refund_approve"),
     path("<str:reference>/", qr_page, name="qr"),
     path("<str:reference>/status/", qr_status, name="qr_status"),
+    path("<str:reference>/citizen/", qr_citizen, name="qr_citizen"),
     path("<str:reference>/print/", qr_print, name="qr_print"),
     path("<str:reference>/cancel/", qr_cancel, name="qr_cancel"),
 ]

@@ -68,6 +68,10 @@ MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
         ("000000000000",),
         {ANON: LOGIN, "agent_a": 404, "agent_b": 404, "*": 403},
     ),
+    "wallet:qr_citizen": (
+        ("000000000000",),
+        {ANON: LOGIN, "agent_a": 404, "agent_b": 404, "*": 403},
+    ),
     "wallet:qr_print": (("000000000000",), {"*": 405}),
     "wallet:qr_cancel": (("000000000000",), {"*": 405}),
     "wallet:callback": ((), {"*": 405}),  # the provider POSTs, signed

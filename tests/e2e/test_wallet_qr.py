@@ -12,7 +12,13 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import open_pay_form, screenshot
+from tests.e2e.conftest import (
+    AXE_BLOCKING,
+    axe_violations,
+    describe_violation,
+    open_pay_form,
+    screenshot,
+)
 
 needs_zbar = pytest.mark.skipif(
     shutil.which("zbarimg") is None, reason="zbarimg missing (apt-get install zbar-tools)"
@@ -45,6 +51,12 @@ def test_the_wallet_pays_the_qr_on_screen_and_the_screen_flips_to_paid_and_print
 ):
     page = login("agent.01001.1", language="en")
     reference = _show_qr(page, server, "4321/2026")
+    blocking = [
+        describe_violation("wallet QR", page.url, v)
+        for v in axe_violations(page)
+        if v["impact"] in AXE_BLOCKING
+    ]
+    assert not blocking, "\n".join(blocking)
     payload = _scan(page, tmp_path)
     assert reference in payload and "5303818" in payload and "5802EG" in payload
 

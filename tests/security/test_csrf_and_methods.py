@@ -141,6 +141,7 @@ GET = {
     "audit:detail",
     "wallet:qr",
     "wallet:qr_status",
+    "wallet:qr_citizen",
     "wallet:refunds",
     "reconciliation:detail",
 }

@@ -388,3 +388,15 @@ def test_the_refund_queue_is_the_supervisors(client, intent, supervisor_a, agent
 
     client.force_login(agent_a)
     assert client.get(reverse("wallet:refunds")).status_code in (403, 404)
+
+
+def test_the_citizens_screen_shows_the_qr_and_then_that_it_is_paid(client, agent_a, intent):
+    client.force_login(agent_a)
+    url = reverse("wallet:qr_citizen", args=[intent.reference])
+    page = client.get(url).content.decode()
+    assert "<svg" in page and 'id="citizen-waiting"' in page
+    assert reverse("wallet:qr_cancel", args=[intent.reference]) not in page  # no controls
+
+    _arrive(intent)
+    fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'id="citizen-paid"' in fragment and "<svg" not in fragment
