@@ -15,19 +15,23 @@ API (amounts are integer piastres):
   first digit is even; never in advance. A bill paid in part shows what is left of it.
 - ``POST /v1/payments`` {"payment_reference", "service", "reference", "bill_ids",
   "amount", "paid_at"}: 200 ``{"status": "accepted", "agency_txn_id", "payment_reference"}``.
-  Idempotent by ``payment_reference``: the same body again gets the same answer, another
-  body 409 ``conflict``. A bill already paid: 409 ``bill_already_paid``; an amount that
-  does not settle the bills (or, when partial payment is allowed, is under the minimum
-  or above them): 422; a bill that is not the account's: 422.
+  Idempotent by ``payment_reference``: the same body again gets the same answer (even
+  after a void: the status query tells what became of it), another body 409 ``conflict``.
+  A bill already paid: 409 ``bill_already_paid``; an amount that does not settle the
+  bills (or, when partial payment is allowed, is under the minimum or above them): 422;
+  a bill that is not the account's: 422.
 - ``GET /v1/payments/<payment_reference>``: 200 with the payment (``status`` accepted or
   voided), or 404 ``{"status": "unknown"}``.
 - ``POST /v1/payments/<payment_reference>/void`` {"reason"}: 200 ``{"status": "voided"}``,
   idempotent; the bills are owed again. 404 for a payment it never accepted.
 - ``POST /v1/requests/<payment_reference>/status`` {"status": in_review|ready|rejected,
   "reason"?, "refundable"?, "fault"?}: a control endpoint playing the agency's clerk. The
-  change is recorded, then pushed (in the background) as a signed ``request.status``
-  webhook to the callback URL: headers ``X-Agency-Timestamp`` and ``X-Agency-Signature``
-  (hex HMAC-SHA256 of ``timestamp + "." + body``), retried as the wallet's callbacks are.
+  change is recorded, then pushed (in the background) as a signed webhook to the callback
+  URL: {"event": "request.status", "payment_reference", "status", "reason", "refundable"
+  (false unless given), "changed_at", "by", "change_id", "delivery" (1, or 2 for a
+  duplicate)}, headers ``X-Agency-Timestamp`` and ``X-Agency-Signature`` (hex HMAC-SHA256
+  of ``timestamp + "." + body``, as ``wallet.signing``), retried as the wallet's callbacks
+  are (network errors, 5xx, 409 and 429).
   ``GET /v1/requests/<payment_reference>`` lists the changes.
 - ``GET /v1/webhooks`` (each delivery attempt), ``GET /v1/stats`` (inquiries, payments
   accepted, duplicates answered idempotently, voids), ``POST /v1/config``
