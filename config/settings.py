@@ -6,6 +6,7 @@ Production sets DJANGO_DEBUG=0, DJANGO_SECRET_KEY, DATABASE_URL and REDIS_URL.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from datetime import timedelta
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "float_management",
     "counter",
     "wallet",
+    "agencies",
     "reconciliation",
     "settlement",
     "receipts",
@@ -251,6 +253,8 @@ WALLET_QR_SECONDS = env_int("WALLET_QR_SECONDS", 300, minimum=30)
 # The bank cards' acquirer: its daily settlement file (reconciliation).
 ACQUIRER_BACKEND = env_str("ACQUIRER_BACKEND", "wallet.providers.HttpAcquirer")
 ACQUIRER_URL = env_str("ACQUIRER_URL", "http://127.0.0.1:8702")
+# The agencies' own billing systems (agencies.adapters): agency code -> adapter, url, timeouts.
+AGENCY_SYSTEMS = json.loads(env_str("AGENCY_SYSTEMS_JSON", "{}"))
 # Prepaid service cards, in piastres.
 CARD_MAX_BALANCE = env_int("CARD_MAX_BALANCE", 1_000_000, minimum=1)
 CARD_DAILY_TOP_UP_LIMIT = env_int("CARD_DAILY_TOP_UP_LIMIT", 500_000, minimum=1)
