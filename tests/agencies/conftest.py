@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.cache import cache
+from django.utils.translation import override
 
 
 @dataclass
@@ -156,3 +157,10 @@ def _fresh_breakers():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """The messages are read here in English (the app's first language is Arabic)."""
+    with override("en"):
+        yield

@@ -547,5 +547,8 @@ def test_the_messages_are_translatable(agency):
 
     with translation.override("en"):
         english = str(caught.value.message)
-    assert "EEHC" in english
-    assert str(caught.value) == f"{english} ({caught.value.detail})"
+        assert str(caught.value) == f"{english} ({caught.value.detail})"
+    with translation.override("ar"):
+        arabic = str(caught.value.message)
+    assert "EEHC" in english and "EEHC" in arabic
+    assert arabic != english
