@@ -62,35 +62,31 @@ own win; the status query has no body, so only global faults reach it):
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
 import random
 import re
 import secrets
-import signal
 import socket
-import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from simulators.common import (
     App,
+    Deliveries,
     Faults,
     HttpError,
     Request,
     Response,
+    Signed,
     _handler_class,
+    add_callback_arguments,
     base_parser,
     env,
     iso,
@@ -98,6 +94,7 @@ from simulators.common import (
     now_utc,
     positive_int,
     required_str,
+    serve,
 )
 
 log = logging.getLogger("simulators.agency")
@@ -190,14 +187,6 @@ def account(service: str, reference: str) -> Account | None:
 # --- The agency -----------------------------------------------------------------------
 
 
-@dataclass
-class Webhook:
-    change_id: str
-    payment_reference: str
-    body: bytes
-    headers: dict[str, str]
-
-
 def empty_state() -> dict:
     return {
         "version": STATE_VERSION,
@@ -227,14 +216,21 @@ class Agency(App):
         self.callback_url = callback_url
         self.secret = secret
         self.state_path = state_path
-        self.retries = retries
-        self.backoff = backoff
         self.lock = threading.Lock()
         # Set when the process stops: requests held by ``timeout`` let go then.
         self.stopping = threading.Event()
+        self.deliveries = Deliveries(
+            prefix="Agency",
+            noun="webhook",
+            retries=retries,
+            backoff=backoff,
+            lock=self.lock,
+            stopping=self.stopping,
+            timeout=WEBHOOK_TIMEOUT,
+            logger=log,
+        )
         self.faults = Faults(FAULTS, self.lock)
         self.state = self._load()
-        self.webhooks: list[dict] = []
 
         self.faults.install(self)
         self.route("POST", "/v1/config", self.configure)
@@ -533,73 +529,25 @@ class Agency(App):
             changes = list(self.state["requests"].get(payment_reference, []))
         return json_response(200, {"payment_reference": payment_reference, "changes": changes})
 
-    def _signed(self, change: dict, secret: str, *, wrong_key: bool, delivery: int) -> Webhook:
+    def _signed(self, change: dict, secret: str, *, wrong_key: bool, delivery: int) -> Signed:
         # ``delivery`` makes a second delivery a message of its own, signed anew.
         body = json.dumps({**change, "delivery": delivery}, ensure_ascii=False).encode()
-        timestamp = str(int(time.time()))
-        key = (secret + "-not-the-key" if wrong_key else secret).encode()
-        signature = hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-        headers = {
-            "Content-Type": "application/json",
-            "X-Agency-Timestamp": timestamp,
-            "X-Agency-Signature": signature,
-        }
-        return Webhook(change["change_id"], change["payment_reference"], body, headers)
+        return self.deliveries.sign(body, secret, wrong_key=wrong_key)
 
     def _deliver_all(self, url: str | None, secret: str, change: dict, faults: dict) -> None:
         wrong_key = bool(faults.get("bad_signature"))
         deliveries = 2 if faults.get("duplicate_webhook") else 1
+        fields = {
+            "change_id": change["change_id"],
+            "payment_reference": change["payment_reference"],
+        }
         for delivery in range(1, deliveries + 1):
             webhook = self._signed(change, secret, wrong_key=wrong_key, delivery=delivery)
-            self._deliver(url, webhook, "original" if delivery == 1 else "duplicate")
-
-    def _deliver(self, url: str | None, webhook: Webhook, kind: str) -> None:
-        """POST the webhook, retrying on network errors, 5xx, 409 and 429.
-
-        One attempt and up to ``retries`` more, ``backoff`` seconds apart, doubling.
-        """
-        pause = self.backoff
-        for attempt in range(1, self.retries + 2):
-            status, error = post(url, webhook)
-            with self.lock:
-                self.webhooks.append(
-                    {
-                        "change_id": webhook.change_id,
-                        "payment_reference": webhook.payment_reference,
-                        "kind": kind,
-                        "attempt": attempt,
-                        "status": status,
-                        "error": error,
-                        "at": iso(now_utc()),
-                    }
-                )
-            log.info(
-                "webhook %s %s attempt %s: %s", webhook.change_id, kind, attempt, status or error
-            )
-            if url is None or (status is not None and 200 <= status < 300):
-                return
-            if status is not None and 400 <= status < 500 and status not in (409, 429):
-                return
-            if attempt <= self.retries and not self.stopping.is_set():
-                self.stopping.wait(pause)
-                pause *= 2
+            kind = "original" if delivery == 1 else "duplicate"
+            self.deliveries.deliver(url, webhook, kind, fields)
 
     def webhook_log(self, request: Request) -> Response:
-        with self.lock:
-            return json_response(200, {"webhooks": list(self.webhooks)})
-
-
-def post(url: str | None, webhook: Webhook) -> tuple[int | None, str | None]:
-    if url is None:
-        return None, "no callback url configured"
-    request = urllib.request.Request(url, data=webhook.body, headers=webhook.headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as answer:
-            return answer.status, None
-    except urllib.error.HTTPError as exc:
-        return exc.code, None
-    except (urllib.error.URLError, OSError) as exc:
-        return None, str(getattr(exc, "reason", exc))
+        return json_response(200, {"webhooks": self.deliveries.entries()})
 
 
 def bill_ids(data: dict) -> list[str]:
@@ -636,7 +584,7 @@ def public(payment: dict) -> dict:
     return {key: value for key, value in payment.items() if key not in ("request", "allocation")}
 
 
-# --- Serving: common.serve, plus a dropped connection and holds let go on stop --------
+# --- Serving: common.serve's handler, plus a dropped connection ----------------------
 
 
 def _dropping_handler(app: App):
@@ -653,49 +601,13 @@ def _dropping_handler(app: App):
     return Handler
 
 
-def serve(app: Agency, *, host: str, port: int, name: str, log_level: str = "INFO") -> None:
-    """``simulators.common.serve`` with a handler that can drop a connection.
-
-    On SIGTERM or SIGINT it also lets go of the requests ``timeout`` holds, which the
-    server would otherwise wait for before it exits.
-    """
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=log_level.upper(),
-        format=f"%(asctime)s {name} %(levelname)s %(message)s",
-    )
-    server = ThreadingHTTPServer((host, port), _dropping_handler(app))
-    server.daemon_threads = True
-
-    def stop(signum, frame):
-        log.info("signal %s: shutting down", signum)
-        app.stopping.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("listening on http://%s:%s", *server.server_address[:2])
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
-        log.info("stopped")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = base_parser(
         "Government agency billing simulator", port_env="AGENCY_SIM_PORT", default_port=8703
     )
     parser.add_argument("--agency", default=env("AGENCY_SIM_AGENCY", "AGENCY"))
-    parser.add_argument("--callback-url", default=env("AGENCY_SIM_CALLBACK_URL"))
-    parser.add_argument("--secret", default=env("AGENCY_SIM_SECRET", "agency-sim-secret"))
+    add_callback_arguments(parser, "AGENCY_SIM", "agency-sim-secret")
     parser.add_argument("--state", type=Path, default=env("AGENCY_SIM_STATE"))
-    parser.add_argument(
-        "--callback-retries", type=int, default=int(env("AGENCY_SIM_CALLBACK_RETRIES", "5"))
-    )
-    parser.add_argument(
-        "--callback-backoff", type=float, default=float(env("AGENCY_SIM_CALLBACK_BACKOFF", "0.5"))
-    )
     args = parser.parse_args(argv)
     app = Agency(
         agency=args.agency,
@@ -705,7 +617,17 @@ def main(argv: list[str] | None = None) -> None:
         retries=args.callback_retries,
         backoff=args.callback_backoff,
     )
-    serve(app, host=args.host, port=args.port, name="agency-sim", log_level=args.log_level)
+    # On SIGTERM or SIGINT the requests ``timeout`` holds are let go, which the server
+    # would otherwise wait for before it exits.
+    serve(
+        app,
+        host=args.host,
+        port=args.port,
+        name="agency-sim",
+        log_level=args.log_level,
+        handler_class=_dropping_handler,
+        on_stop=app.stopping.set,
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ cleanly on SIGTERM or SIGINT.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -15,10 +17,14 @@ import re
 import signal
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from time import sleep
+from time import time as epoch_seconds
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -164,18 +170,51 @@ def base_parser(description: str, *, port_env: str, default_port: int) -> argpar
     return parser
 
 
-def serve(app: App, *, host: str, port: int, name: str, log_level: str = "INFO") -> None:
-    """Serve ``app`` until SIGTERM or SIGINT, then finish the requests under way."""
+def add_callback_arguments(parser: argparse.ArgumentParser, env_prefix: str, default_secret: str):
+    """``--callback-url``, ``--secret``, ``--callback-retries``, ``--callback-backoff``.
+
+    Each falls back on ``<env_prefix>_CALLBACK_URL``, ``_SECRET``, ``_CALLBACK_RETRIES``
+    and ``_CALLBACK_BACKOFF``.
+    """
+    parser.add_argument("--callback-url", default=env(f"{env_prefix}_CALLBACK_URL"))
+    parser.add_argument("--secret", default=env(f"{env_prefix}_SECRET", default_secret))
+    parser.add_argument(
+        "--callback-retries", type=int, default=int(env(f"{env_prefix}_CALLBACK_RETRIES", "5"))
+    )
+    parser.add_argument(
+        "--callback-backoff",
+        type=float,
+        default=float(env(f"{env_prefix}_CALLBACK_BACKOFF", "0.5")),
+    )
+
+
+def serve(
+    app: App,
+    *,
+    host: str,
+    port: int,
+    name: str,
+    log_level: str = "INFO",
+    handler_class: Callable[[App], type[BaseHTTPRequestHandler]] | None = None,
+    on_stop: Callable[[], None] | None = None,
+) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, then finish the requests under way.
+
+    ``handler_class(app)`` makes the request handler (``_handler_class`` by default);
+    ``on_stop()`` is called first thing on the signal, to let go of held requests.
+    """
     logging.basicConfig(
         stream=sys.stderr,
         level=log_level.upper(),
         format=f"%(asctime)s {name} %(levelname)s %(message)s",
     )
-    server = ThreadingHTTPServer((host, port), _handler_class(app))
+    server = ThreadingHTTPServer((host, port), (handler_class or _handler_class)(app))
     server.daemon_threads = True
 
     def stop(signum, frame):
         log.info("signal %s: shutting down", signum)
+        if on_stop is not None:
+            on_stop()
         # shutdown() waits for serve_forever() to return, which runs in this very thread.
         threading.Thread(target=server.shutdown, daemon=True).start()
 
@@ -284,3 +323,105 @@ class Faults:
             self._active = {}
         log.info("faults cleared")
         return json_response(200, {})
+
+
+@dataclass
+class Signed:
+    """A signed message: the exact bytes and headers, sent as many times as a fault asks."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
+class Deliveries:
+    """Signed callbacks (webhooks) POSTed with retries, and the log of every attempt.
+
+    The signature is the hex HMAC-SHA256 of ``timestamp + "." + body``, in the headers
+    ``X-<prefix>-Timestamp`` and ``X-<prefix>-Signature``. A delivery is one attempt and
+    up to ``retries`` more, ``backoff`` seconds apart, doubling, on network errors, 5xx,
+    409 and 429. With ``stopping``, the pauses end (and are no longer taken) once it is set.
+    """
+
+    def __init__(
+        self,
+        *,
+        prefix: str,
+        noun: str,
+        retries: int,
+        backoff: float,
+        lock: threading.Lock,
+        stopping: threading.Event | None = None,
+        timeout: float = 5.0,
+        logger: logging.Logger = log,
+    ):
+        self.prefix = prefix
+        self.logger = logger
+        self.noun = noun
+        self.retries = retries
+        self.backoff = backoff
+        self.stopping = stopping
+        self.timeout = timeout
+        self._lock = lock
+        self.log: list[dict] = []
+
+    def sign(self, body: bytes, secret: str, *, wrong_key: bool = False) -> Signed:
+        timestamp = str(int(epoch_seconds()))
+        key = (secret + "-not-the-key" if wrong_key else secret).encode()
+        signature = hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            f"X-{self.prefix}-Timestamp": timestamp,
+            f"X-{self.prefix}-Signature": signature,
+        }
+        return Signed(body, headers)
+
+    def deliver(self, url: str | None, message: Signed, kind: str, fields: dict) -> None:
+        """POST ``message``; each attempt is logged as ``fields`` plus its outcome."""
+        ident = next(iter(fields.values()), "")
+        pause = self.backoff
+        for attempt in range(1, self.retries + 2):
+            status, error = self.post(url, message)
+            with self._lock:
+                self.log.append(
+                    {
+                        **fields,
+                        "kind": kind,
+                        "attempt": attempt,
+                        "status": status,
+                        "error": error,
+                        "at": iso(now_utc()),
+                    }
+                )
+            self.logger.info(
+                "%s %s %s attempt %s: %s", self.noun, ident, kind, attempt, status or error
+            )
+            if url is None or (status is not None and 200 <= status < 300):
+                return
+            if status is not None and 400 <= status < 500 and status not in (409, 429):
+                return
+            if attempt <= self.retries and not (
+                self.stopping is not None and self.stopping.is_set()
+            ):
+                if self.stopping is None:
+                    sleep(pause)
+                else:
+                    self.stopping.wait(pause)
+                pause *= 2
+
+    def post(self, url: str | None, message: Signed) -> tuple[int | None, str | None]:
+        if url is None:
+            return None, "no callback url configured"
+        request = urllib.request.Request(
+            url, data=message.body, headers=message.headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                return answer.status, None
+        except urllib.error.HTTPError as exc:
+            return exc.code, None
+        except (urllib.error.URLError, OSError) as exc:
+            return None, str(getattr(exc, "reason", exc))
+
+    def entries(self) -> list[dict]:
+        with self._lock:
+            return list(self.log)

@@ -24,8 +24,6 @@ add a phantom ``WT<yyyymmdd>999999`` of 5000 at noon).
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import io
 import itertools
 import json
@@ -34,16 +32,17 @@ import random
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 
 from simulators.common import (
     App,
+    Deliveries,
     Faults,
     HttpError,
     Request,
     Response,
+    Signed,
+    add_callback_arguments,
     base_parser,
     cairo_day_bounds,
     cairo_noon,
@@ -158,15 +157,6 @@ def read_qr(payload: str) -> tuple[int, str, str]:
 
 
 @dataclass
-class Callback:
-    """One callback: the exact bytes and headers, sent as many times as a fault asks."""
-
-    txn_id: str
-    body: bytes
-    headers: dict[str, str]
-
-
-@dataclass
 class Refund:
     refund_id: str
     txn_id: str
@@ -195,16 +185,22 @@ class WalletProvider(App):
         backoff: float = 0.5,
     ):
         super().__init__()
-        self.retries = retries
-        self.backoff = backoff
         self.lock = threading.Lock()
+        self.deliveries = Deliveries(
+            prefix="Wallet",
+            noun="callback",
+            retries=retries,
+            backoff=backoff,
+            lock=self.lock,
+            timeout=CALLBACK_TIMEOUT,
+            logger=log,
+        )
         self.callback_url = callback_url
         self.secret = secret
         self.merchant_id = merchant_id
         self.faults = Faults(FAULTS, self.lock)
         self.txns: dict[str, dict] = {}
         self.refunds: dict[str, Refund] = {}
-        self.callbacks: list[dict] = []
         # Callbacks held by ``out_of_order``, released by the next payment's callback.
         self.held: list[threading.Event] = []
         # Real ids never start with 2, so a phantom WT<yyyymmdd>999999 cannot be one.
@@ -327,7 +323,7 @@ class WalletProvider(App):
             daemon=True,
         ).start()
 
-    def _signed(self, txn: dict, secret: str, *, wrong_key: bool, delivery: int = 1) -> Callback:
+    def _signed(self, txn: dict, secret: str, *, wrong_key: bool, delivery: int = 1) -> Signed:
         body = json.dumps(
             {
                 "event": "payment.paid",
@@ -342,15 +338,7 @@ class WalletProvider(App):
                 "merchant_id": txn["merchant_id"],
             }
         ).encode()
-        timestamp = str(int(time.time()))
-        key = (secret + "-not-the-key" if wrong_key else secret).encode()
-        signature = hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-        headers = {
-            "Content-Type": "application/json",
-            "X-Wallet-Timestamp": timestamp,
-            "X-Wallet-Signature": signature,
-        }
-        return Callback(txn["txn_id"], body, headers)
+        return self.deliveries.sign(body, secret, wrong_key=wrong_key)
 
     def _deliver_all(self, url, txn, secret, faults, wait_for, releases) -> None:
         try:
@@ -362,68 +350,25 @@ class WalletProvider(App):
                 time.sleep(float(delay))
             # Signed when sent, as a provider does: a held callback is late, not stale.
             callback = self._signed(txn, secret, wrong_key=bool(faults.get("bad_signature")))
-            self._deliver(url, callback, "original")
+            self._deliver(url, txn, callback, "original")
             if faults.get("duplicate"):
                 again = self._signed(
                     txn, secret, wrong_key=bool(faults.get("bad_signature")), delivery=2
                 )
-                self._deliver(url, again, "duplicate")
+                self._deliver(url, txn, again, "duplicate")
         finally:
             for event in releases:
                 event.set()
         replay = faults.get("replay")
         if replay:
             time.sleep(1.0 if replay is True else float(replay))
-            self._deliver(url, callback, "replay")
+            self._deliver(url, txn, callback, "replay")
 
-    def _deliver(self, url: str | None, callback: Callback, kind: str) -> None:
-        """POST the callback, retrying on network errors, 5xx, 409 and 429.
-
-        One attempt and up to ``retries`` more, ``backoff`` seconds apart, doubling.
-        """
-        pause = self.backoff
-        for attempt in range(1, self.retries + 2):
-            status, error = self._post(url, callback)
-            with self.lock:
-                self.callbacks.append(
-                    {
-                        "txn_id": callback.txn_id,
-                        "kind": kind,
-                        "attempt": attempt,
-                        "status": status,
-                        "error": error,
-                        "at": iso(now_utc()),
-                    }
-                )
-            log.info(
-                "callback %s %s attempt %s: %s", callback.txn_id, kind, attempt, status or error
-            )
-            if url is None or (status is not None and 200 <= status < 300):
-                return
-            if status is not None and 400 <= status < 500 and status not in (409, 429):
-                return
-            if attempt <= self.retries:
-                time.sleep(pause)
-                pause *= 2
-
-    @staticmethod
-    def _post(url: str | None, callback: Callback) -> tuple[int | None, str | None]:
-        if url is None:
-            return None, "no callback url configured"
-        request = urllib.request.Request(
-            url, data=callback.body, headers=callback.headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=CALLBACK_TIMEOUT) as answer:
-                return answer.status, None
-        except urllib.error.HTTPError as exc:
-            return exc.code, None
-        except (urllib.error.URLError, OSError) as exc:
-            return None, str(getattr(exc, "reason", exc))
+    def _deliver(self, url: str | None, txn: dict, callback: Signed, kind: str) -> None:
+        self.deliveries.deliver(url, callback, kind, {"txn_id": txn["txn_id"]})
 
     def callback_log(self, request: Request) -> Response:
-        with self.lock:
-            return json_response(200, {"callbacks": list(self.callbacks)})
+        return json_response(200, {"callbacks": self.deliveries.entries()})
 
     # -- refunds
 
@@ -514,15 +459,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = base_parser(
         "Mobile-wallet provider simulator", port_env="WALLET_SIM_PORT", default_port=8701
     )
-    parser.add_argument("--callback-url", default=env("WALLET_SIM_CALLBACK_URL"))
-    parser.add_argument("--secret", default=env("WALLET_SIM_SECRET", "wallet-sim-secret"))
+    add_callback_arguments(parser, "WALLET_SIM", "wallet-sim-secret")
     parser.add_argument("--merchant-id", default=env("WALLET_SIM_MERCHANT_ID"))
-    parser.add_argument(
-        "--callback-retries", type=int, default=int(env("WALLET_SIM_CALLBACK_RETRIES", "5"))
-    )
-    parser.add_argument(
-        "--callback-backoff", type=float, default=float(env("WALLET_SIM_CALLBACK_BACKOFF", "0.5"))
-    )
     args = parser.parse_args(argv)
     app = WalletProvider(
         callback_url=args.callback_url,

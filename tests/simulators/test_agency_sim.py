@@ -1,17 +1,15 @@
 """The agency billing simulator, run as a real process and pushing webhooks to a real port."""
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from simulators.testing import start
+from tests.simulators.recorder import Recorder, wait_until
 from wallet.signing import SignatureError, verify
 
 SECRET = "agency-test-secret"
-WAIT = 20.0
 PAID_AT = "2026-12-01T10:00:00+00:00"
 
 # Ends in 5: 1 + 5 % 3 = 3 bills of 1000 + 123455 % 9000 = 7455, then 7955, 8455; first digit odd.
@@ -20,68 +18,9 @@ FULL_ONLY = "123455"
 PARTIAL = "223454"
 
 
-def wait_until(condition, *, timeout: float = WAIT, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class Recorder:
-    """A stand-in for the app's webhook view: records every POST it receives.
-
-    Answers with the statuses in ``answers`` one by one, then 200.
-    """
-
-    def __init__(self):
-        self.received: list[dict] = []
-        self.answers: list[int] = []
-        self._lock = threading.Lock()
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with recorder._lock:
-                    status = recorder.answers.pop(0) if recorder.answers else 200
-                    recorder.received.append(
-                        {
-                            "headers": {k.lower(): v for k, v in self.headers.items()},
-                            "body": body,
-                            "answered": status,
-                        }
-                    )
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/agency/webhook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def calls(self) -> list[dict]:
-        with self._lock:
-            return list(self.received)
-
-    def wait_for(self, count: int) -> list[dict]:
-        wait_until(lambda: len(self.calls()) >= count, what=f"{count} webhooks")
-        return self.calls()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def recorder():
-    recorder = Recorder()
+    recorder = Recorder("/agency/webhook", "webhooks")
     yield recorder
     recorder.close()
 

@@ -5,7 +5,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from simulators.testing import start
-from tests.simulators.test_wallet_sim import MERCHANT, SECRET, Recorder, cairo_day, qr_payload
+from tests.simulators.recorder import Recorder
+from tests.simulators.test_wallet_sim import MERCHANT, SECRET, cairo_day, qr_payload
 from wallet.providers import (
     AcquirerAuthorization,
     AcquirerRow,

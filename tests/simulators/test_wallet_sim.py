@@ -3,21 +3,19 @@
 import csv
 import io
 import json
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from simulators.testing import start
+from tests.simulators.recorder import Recorder, wait_until
 from wallet.signing import SignatureError, verify
 
 SECRET = "test-secret"
 MERCHANT = "EGPOST0042"
 CAIRO = ZoneInfo("Africa/Cairo")
-WAIT = 20.0
 
 
 # --- helpers shared with test_providers ---------------------------------------------
@@ -57,67 +55,6 @@ def qr_payload(amount: int, reference: str, merchant_id: str = MERCHANT) -> str:
 
 def cairo_day(iso_text: str):
     return datetime.fromisoformat(iso_text).astimezone(CAIRO).date()
-
-
-def wait_until(condition, *, timeout: float = WAIT, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class Recorder:
-    """A stand-in for the app's callback view: records every POST it receives.
-
-    Answers with the statuses in ``answers`` one by one, then 200.
-    """
-
-    def __init__(self):
-        self.received: list[dict] = []
-        self.answers: list[int] = []
-        self._lock = threading.Lock()
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with recorder._lock:
-                    status = recorder.answers.pop(0) if recorder.answers else 200
-                    recorder.received.append(
-                        {
-                            "path": self.path,
-                            "headers": {k.lower(): v for k, v in self.headers.items()},
-                            "body": body,
-                            "at": time.monotonic(),
-                            "answered": status,
-                        }
-                    )
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/wallet/callback"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def calls(self) -> list[dict]:
-        with self._lock:
-            return list(self.received)
-
-    def wait_for(self, count: int, timeout: float = WAIT) -> list[dict]:
-        wait_until(lambda: len(self.calls()) >= count, timeout=timeout, what=f"{count} calls")
-        return self.calls()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def payloads(calls: list[dict]) -> list[dict]:
