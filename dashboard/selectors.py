@@ -87,14 +87,11 @@ class Board:
 
 def _by_method(figures: dict[str, tuple[int, int]]) -> list[dict]:
     """The day's payments of each method, side by side, in the registry's order."""
-    return [
-        {
-            "method": method,
-            "n": figures.get(method.key, (0, 0))[0],
-            "total": figures.get(method.key, (0, 0))[1],
-        }
-        for method in methods.all()
-    ]
+    rows = []
+    for method in methods.all():
+        n, total = figures.get(method.key, (0, 0))
+        rows.append({"method": method, "n": n, "total": total})
+    return rows
 
 
 def _payments_today(now: datetime | None) -> QuerySet[Payment]:

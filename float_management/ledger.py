@@ -58,6 +58,18 @@ def transit_account(branch: Branch) -> Account:
     return account_for(AccountKind.TRANSIT, f"transit:{branch.code}", branch=branch)
 
 
+def clearing_account(provider: str, branch: Branch | None) -> Account:
+    """What `provider` (a wallet, a card acquirer) owes for a branch's payments (None: HQ)."""
+    code = branch.code if branch else "national"
+    return account_for(AccountKind.CLEARING, f"clearing:{provider}:{code}", branch=branch)
+
+
+def refund_due_account(provider: str, branch: Branch | None) -> Account:
+    """Money `provider` took for a branch that is owed back to citizens until it is refunded."""
+    code = branch.code if branch else "national"
+    return account_for(AccountKind.REFUND_DUE, f"refund_due:{provider}:{code}", branch=branch)
+
+
 def over_short_account(branch: Branch) -> Account:
     return account_for(AccountKind.OVER_SHORT, f"over_short:{branch.code}", branch=branch)
 

@@ -17,8 +17,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
 from counter.methods import PaymentMethod, ReportColumn, Row, Source
-from float_management.ledger import account_for
-from float_management.models import AccountKind
+from float_management import ledger
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -31,14 +30,12 @@ if TYPE_CHECKING:
 
 def clearing_account(branch: Branch | None) -> Account:
     """What the wallet provider owes for the branch's wallet payments (None: head office's)."""
-    code = branch.code if branch else "national"
-    return account_for(AccountKind.CLEARING, f"clearing:wallet:{code}", branch=branch)
+    return ledger.clearing_account("wallet", branch)
 
 
 def refund_due_account(branch: Branch | None) -> Account:
     """Wallet money of the branch owed back to citizens (late, twice, voided)."""
-    code = branch.code if branch else "national"
-    return account_for(AccountKind.REFUND_DUE, f"refund_due:wallet:{code}", branch=branch)
+    return ledger.refund_due_account("wallet", branch)
 
 
 class WalletMethod(PaymentMethod):

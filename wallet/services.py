@@ -269,12 +269,14 @@ def intents_query(*, older_than: float = 3.0, now: datetime | None = None) -> in
         expires_at__gt=now - timedelta(seconds=60),
         payment__isnull=True,
     ).exclude(queried_at__gt=due)
+    batch = list(waiting.order_by("created_at").values_list("pk", "reference")[:200])
+    # One statement for the batch: a QR not reached (the provider went away) waits one turn.
+    WalletIntent.objects.filter(pk__in=[pk for pk, _reference in batch]).update(queried_at=now)
     provider = get_wallet_provider()
     found = 0
-    for intent in waiting.order_by("created_at")[:200]:
-        WalletIntent.objects.filter(pk=intent.pk).update(queried_at=now)
+    for _pk, reference in batch:
         try:
-            paid = provider.payments_for(intent.reference)
+            paid = provider.payments_for(reference)
         except ProviderUnavailable as error:
             logger.warning("wallet status query failed: %s", error)
             break

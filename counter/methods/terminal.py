@@ -4,7 +4,7 @@ The terminal and its acquiring bank take the card and the PIN; the app never
 sees the card's number. The agent types what the terminal printed: its
 approval code and the card's last four digits. The money is owed by the
 acquirer until it settles (a clearing account of the branch), and its daily
-file is matched against these payments (settlement.reconciliation).
+file is matched against these payments (reconciliation/).
 
 An approval code is the terminal's: the payment keeps it with the terminal's
 id, and one approval is paid into one payment only, so an old slip's code
@@ -26,8 +26,7 @@ from agents.fields import DigitsField
 from counter.errors import ApprovalUsed
 from counter.methods import PaymentMethod, ReportColumn, Row, Source
 from counter.models import Payment
-from float_management.ledger import account_for
-from float_management.models import AccountKind
+from float_management.ledger import clearing_account
 
 if TYPE_CHECKING:
     from float_management.models import TillSession
@@ -38,10 +37,6 @@ _APPROVAL = re.compile(r"^[A-Z0-9]{6}$")
 def terminal_id(branch_code: str, counter_number: int) -> str:
     """The card terminal on a counter, as the acquirer names it in its daily file."""
     return f"{branch_code}-{counter_number:02d}"
-
-
-def clearing_account_key(branch_code: str) -> str:
-    return f"clearing:bankcard:{branch_code}"
 
 
 class ApprovalCodeField(forms.CharField):
@@ -95,19 +90,20 @@ class BankCardMethod(PaymentMethod):
     def source(
         self, *, session: TillSession, tender: Mapping[str, Any], held: Any, total: int
     ) -> Source:
-        account = account_for(
-            AccountKind.CLEARING, clearing_account_key(session.branch.code), branch=session.branch
-        )
         terminal = terminal_id(session.branch.code, session.counter.number)
         reference = f"{terminal}:{tender['approval_code']}"
-        used = Payment.objects.filter(method=self.key, external_reference=reference)
-        if used.exists():
+        paid = (
+            Payment.objects.filter(method=self.key, external_reference=reference)
+            .values_list("reference", flat=True)
+            .first()
+        )
+        if paid is not None:
             raise ApprovalUsed(
                 gettext("This approval code already paid receipt %(reference)s.")
-                % {"reference": used.values_list("reference", flat=True).first()}
+                % {"reference": paid}
             )
         return Source(
-            account,
+            clearing_account(self.key, session.branch),
             {
                 "external_reference": reference,
                 "card_last4": tender["card_last4"],
