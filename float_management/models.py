@@ -301,6 +301,7 @@ class RequestKind(models.TextChoices):
     CLOSE = "close", _("Close sign-off")
     VOID = "void", _("Void")
     CARD_MOVE = "card_move", _("Card balance move")
+    REFUND = "refund", _("Refund to a citizen")
 
 
 class Request(models.Model):

@@ -78,6 +78,7 @@ def intent_open(
     def work() -> WalletIntent:
         session = till.till_session_open_locked(agent)
         quote = payment_quote(
+            agent=agent,
             service=service,
             citizen=citizen,
             amount=amount,

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from core.clock import local_today
 from core.errors import DomainError, InvalidState
 from core.retry import retry_on_conflict
-from counter import methods
+from counter import integrations, methods
 from counter.checkdigit import new_reference
 from counter.errors import CitizenRequired
 from counter.methods import PaymentMethod
@@ -73,6 +73,10 @@ def _post(
     _check_citizen(service, citizen)
     quote = service_quote(service=service, amount=amount, day=local_today())
     cleaned = references_clean(service=service, data=references)
+    # What the apps above the counter hold for the payment (an agency's inquiry, locked).
+    held_by_hooks = integrations.check(
+        agent=agent, service=service, references=cleaned, amount=amount, lock=True
+    )
     # The method's account pays the total; each fee component's account is credited.
     source = method.source(session=session, tender=tender, held=held, total=quote.total)
     legs = [(source.account, quote.total)]
@@ -122,6 +126,8 @@ def _post(
     prefetched = payment.lines.all()
     prefetched._result_cache, prefetched._prefetch_done = lines, True
     payment._prefetched_objects_cache = {"lines": prefetched}
+    # In this transaction: what they write (the agencies' outbox) commits with the payment.
+    integrations.posted(payment, held_by_hooks)
     return payment
 
 
@@ -153,6 +159,7 @@ def _payload(
 
 def payment_quote(
     *,
+    agent: User | None = None,
     service: Service,
     citizen: Citizen | None,
     amount: int | None,
@@ -166,8 +173,12 @@ def payment_quote(
     under the till's lock.
     """
     quote = service_quote(service=service, amount=amount, day=local_today())
-    references_clean(service=service, data=references)
+    cleaned = references_clean(service=service, data=references)
     _check_citizen(service, citizen)
+    if agent is not None:
+        integrations.check(
+            agent=agent, service=service, references=cleaned, amount=amount, lock=False
+        )
     methods.get(method).check_total(tender, quote.total)
     return quote
 
@@ -352,6 +363,7 @@ def _approve_void(request: Request, supervisor: User, **_kwargs: object) -> Tran
     )
     payment.void(reversal=reversal)
     methods.get(payment.method).voided(payment, by=supervisor)
+    integrations.voided(payment, by=supervisor)
     return reversal
 
 

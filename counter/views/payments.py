@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from agents.permissions import Action, get_scoped_or_404, require
 from core.digits import normalize_digits
 from core.errors import DomainError
-from counter import methods, receipting
+from counter import integrations, methods, receipting
 from counter.errors import CardUnusable
 from counter.forms.payments import (
     CardIssueForm,
@@ -123,7 +123,7 @@ def _confirm_page(
     """What the citizen will pay, with what the method asks on confirming (a card's PIN)."""
     payment = form.payment()
     try:
-        quote = payment_services.payment_quote(**payment)
+        quote = payment_services.payment_quote(agent=request.user, **payment)
     except (DomainError, ValidationError) as refused:
         _show_error(form, refused)
         return _pay_page(request, form)
@@ -182,7 +182,14 @@ def pay(request: HttpRequest, code: str) -> HttpResponse:
         citizen = _citizen_from(request)
     except _CitizenLinkGone:
         return citizen_link_gone(request)
-    form = PaymentForm(request.POST or None, service=service, citizen=citizen)
+    # An app above the counter may answer first (an agency's inquiry) or fill the form.
+    initial: dict[str, Any] = {"citizen": citizen.token if citizen else ""}
+    for hooks in integrations.all():
+        answer = hooks.pay_page(request, service, citizen)
+        if isinstance(answer, HttpResponse):
+            return answer
+        initial.update(answer or {})
+    form = PaymentForm(request.POST or None, service=service, citizen=citizen, initial=initial)
     if request.method != "POST" or not form.is_valid():
         return _pay_page(request, form)
     confirmation = _confirmation(form, request.POST)
