@@ -16,6 +16,7 @@ urlpatterns = [
     path("dashboard/", include("dashboard.urls")),
     path("settlement/", include("settlement.urls")),
     path("wallet/", include("wallet.views")),
+    path("agencies/", include("agencies.urls")),
     path("reconciliation/", include("reconciliation.views")),
     path("receipts/", include("receipts.urls")),
     path("audit/", include("audit.urls")),

@@ -119,9 +119,11 @@ def _clean_cache():
     """
     from django.core.cache import cache
 
+    from agencies.services import integrations_cache_clear
     from counter.services.catalog import catalog_cache_clear
 
     catalog_cache_clear()
+    integrations_cache_clear()
     cache.clear()
     yield
     cache.clear()

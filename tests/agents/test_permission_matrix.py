@@ -51,6 +51,7 @@ MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
     "counter:citizen_verify": (("MQ:1xYLaK:made-up",), {"*": 405}),
     "counter:service_search": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
     "counter:pay": (("NOPE",), {ANON: LOGIN, "agent_a": 404, "agent_b": 404, "*": 403}),
+    "agencies:inquiry": (("NOPE",), {ANON: LOGIN, "agent_a": 404, "agent_b": 404, "*": 403}),
     "counter:payments": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
     # Every role may look at a payment of its scope; an unknown reference is a 404.
     "counter:payment": (("000000000000",), {ANON: LOGIN, "*": 404}),

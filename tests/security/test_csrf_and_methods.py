@@ -101,6 +101,8 @@ POST: dict[str, tuple[str, tuple, dict, int | str]] = {
         {"business_day": "2026-01-01", "source": "wallet"},
         "form",
     ),
+    # Asking an agency what is due keeps its answer (here no system answers: a message).
+    "agencies:inquiry": ("agent_a", ("ELEC-BILL",), {"reference": "412345678907"}, "form"),
     "wallet:qr_print": ("agent_a", ("{intent}",), {}, 405),
     "wallet:qr_cancel": ("agent_a", ("{intent}",), {}, 405),
     "wallet:refund_approve": ("supervisor_a", ("{refund}",), {}, 405),
@@ -164,6 +166,7 @@ COUNTED_APPS = {
     "audit",
     "wallet",
     "reconciliation",
+    "agencies",
 }
 
 
@@ -194,11 +197,15 @@ def _row_counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def world(personas, fixed_service, citizen, open_till, denominations, counter_b):
+def world(personas, fixed_service, bill_service, citizen, open_till, denominations, counter_b):
     """Something for every endpoint to act on: a pending request, a payment, a card."""
+    from agencies.models import Integration
     from counter.citizen_links import citizen_token
     from counter.services import cards, payments
     from wallet import services as wallet_services
+
+    # An agency asked before payment (agencies:inquiry).
+    Integration.objects.create(service=bill_service, inquire_first=True, reference_field="bill")
 
     agent_a = personas["agent_a"]
     pending = till.float_request_top_up(
