@@ -1,15 +1,17 @@
 """`make run`: everything the app needs on one laptop, from one command.
 
-In order: the database migrated; the wallet provider's and the card acquirer's
-simulators (simulators/, real processes on free loopback ports); the demo data
-(its wallet and bank-card payments go through those simulators); then the
-wallet's worker and daphne. Their output is interleaved here, each line named
-by its process. Ctrl-C (or any process ending) stops them all.
+In order: the database migrated; the simulators of the wallet provider, the card
+acquirer and two agencies' own systems (electricity, asked what is due first; the
+local administration, whose requests push their status back) as real processes on
+free loopback ports; the demo data (its wallet, bank-card and electricity payments go
+through those simulators); then the workers and daphne. Their output is interleaved
+here, each line named by its process. Ctrl-C (or any process ending) stops them all.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -23,6 +25,8 @@ from tools.bench.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# Agencies whose own systems the demo plays (agencies/demo.py): their codes in the catalog.
+AGENCY_SIMULATORS = ("ELEC", "LOCAL")
 
 
 def _pump(name: str, stream) -> None:  # noqa: ANN001
@@ -68,6 +72,18 @@ def main() -> None:
     env["WALLET_PROVIDER_URL"] = f"http://127.0.0.1:{wallet_port}"
     env["ACQUIRER_URL"] = f"http://127.0.0.1:{acquirer_port}"
     app = f"http://{options.host}:{options.port}"
+    # The agencies' systems: each its simulator, its port, its secret for the webhooks.
+    agencies = {code: free_port() for code in AGENCY_SIMULATORS}
+    env.setdefault(
+        "AGENCY_SYSTEMS_JSON",
+        json.dumps(
+            {
+                code: {"url": f"http://127.0.0.1:{port}", "secret": f"{code}-laptop-only-secret"}
+                for code, port in agencies.items()
+            }
+        ),
+    )
+    systems = json.loads(env["AGENCY_SYSTEMS_JSON"])
 
     _manage("migrate", "--noinput", env=env)
     processes: list[subprocess.Popen] = []
@@ -106,6 +122,28 @@ def main() -> None:
             env,
         )
         processes.append(acquirer)
+        for code, port in agencies.items():
+            agency = _start(
+                code.lower(),
+                [
+                    PYTHON,
+                    "-m",
+                    "simulators.agency",
+                    "--port",
+                    str(port),
+                    "--agency",
+                    code,
+                    "--callback-url",
+                    f"{app}/agencies/webhook/{code}/status/",
+                    "--secret",
+                    systems.get(code, {}).get("secret", ""),
+                    "--state",
+                    str(ROOT / f".agency-{code}.json"),
+                ],
+                env,
+            )
+            processes.append(agency)
+            _wait_healthy(f"http://127.0.0.1:{port}/health", agency)
         _wait_healthy(f"{env['WALLET_PROVIDER_URL']}/health", wallet)
         _wait_healthy(f"{env['ACQUIRER_URL']}/health", acquirer)
         _manage("seed_demo", env=env)
@@ -128,7 +166,9 @@ def main() -> None:
         _wait_healthy(f"{app}/healthz", web)
         print(
             f"\nThe counters are at {app}/ (wallet simulator {env['WALLET_PROVIDER_URL']}, "
-            f"acquirer simulator {env['ACQUIRER_URL']}). Ctrl-C stops everything.\n",
+            f"acquirer simulator {env['ACQUIRER_URL']}, agencies' simulators "
+            f"{', '.join(f'{c} :{p}' for c, p in agencies.items())}). "
+            "Ctrl-C stops everything.\n",
             flush=True,
         )
         while all(process.poll() is None for process in processes):
