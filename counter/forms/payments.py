@@ -56,7 +56,11 @@ class PaymentForm(KeyedForm):
             "idempotency_key": self.fields["idempotency_key"],
             "citizen": self.fields["citizen"],
         }
-        first_field = next(iter(self.fields.values()))
+        # The focus on the first field left to type (an agency's answer fills the bill's).
+        first_field = next(
+            (f for name, f in self.fields.items() if not self.initial.get(name)),
+            next(iter(self.fields.values())),
+        )
         first_field.widget.attrs["autofocus"] = True
 
     def clean(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ with executable_path=/usr/bin/chromium: no browser is ever downloaded.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -131,7 +132,17 @@ def wallet_simulator():
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory, wallet_simulator):
+def agency_simulator(tmp_path_factory):
+    """The electricity company's own system (simulators/agency.py), its own process."""
+    from simulators.testing import start
+
+    state = tmp_path_factory.mktemp("agency") / "elec.json"
+    with start("agency", agency="ELEC", state=str(state)) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, wallet_simulator, agency_simulator):
     """A seeded demo app under daphne (in-memory channel layer), with its database at hand.
 
     Its wallet provider is the simulator, which calls the app back once it is up.
@@ -143,6 +154,7 @@ def app_server(tmp_path_factory, wallet_simulator):
         WALLET_PROVIDER_URL=wallet_simulator.url,
         WALLET_PROVIDER_SECRET=WALLET_SECRET,
         ACQUIRER_URL="http://127.0.0.1:9",  # none: the demo's card approval is invented
+        AGENCY_SYSTEMS_JSON=json.dumps({"ELEC": {"url": agency_simulator.url}}),
     )
     daphne = Daphne(env, folder / "daphne.log")
     answer = wallet_simulator.post(
