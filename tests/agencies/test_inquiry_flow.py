@@ -138,6 +138,18 @@ def test_an_amount_the_agency_does_not_allow_is_refused_next_to_the_amount(
     assert Inquiry.objects.get().payment is None
 
 
+def test_a_part_the_agent_types_on_the_answer_fills_the_pay_form(
+    client, agent_a, inquire_first, open_till, simulator
+):
+    client.force_login(agent_a)
+    answer = _ask(client, inquire_first)
+    assert 'id="inquiry-part"' in answer.content.decode()
+    token = Inquiry.objects.get().token
+    url = reverse("counter:pay", args=[inquire_first.code])
+    form = client.get(url, {"inquiry": token, "amount": "20.00"})
+    assert form.context["form"]["amount"].value() == "20.00"
+
+
 def test_a_part_payment_the_agency_allows_is_taken(
     client, agent_a, inquire_first, open_till, simulator
 ):
