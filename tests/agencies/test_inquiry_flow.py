@@ -189,6 +189,21 @@ def test_an_agency_that_does_not_answer_is_said_so_and_nothing_is_kept(
     assert not Inquiry.objects.exists()
 
 
+def test_an_agency_slower_than_the_ceiling_is_given_up_on_plainly_and_nothing_is_kept(
+    client, agent_a, inquire_first, open_till, simulator, settings
+):
+    settings.AGENCY_SYSTEMS = {
+        "POWER": {"url": simulator.url, "timeout": 0.5, "inquiry_ceiling": 1.0, "retries": 3}
+    }
+    assert simulator.post("/v1/faults", {"slow": 3}).status == 200
+    client.force_login(agent_a)
+    response = _ask(client, inquire_first)
+    assert "did not answer within 1 s" in response.content.decode()
+    assert not Inquiry.objects.exists()
+    assert not _pay(client, inquire_first, "123.14").context["form"].is_valid()
+    assert not Payment.objects.exists()
+
+
 def test_an_unknown_account_is_said_so(client, agent_a, inquire_first, open_till, simulator):
     client.force_login(agent_a)
     response = _ask(client, inquire_first, "412345670000")
