@@ -17,8 +17,21 @@ from functools import reduce
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import CharField, Count, DateTimeField, F, Max, Min, Q, QuerySet, Sum, Value
-from django.db.models.functions import TruncDate, TruncMinute
+from django.db.models import (
+    CharField,
+    Count,
+    DateTimeField,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncDate, TruncMinute
 from django.utils import timezone
 
 from agencies.models import Notification, NotificationStatus
@@ -120,8 +133,8 @@ def agency_outbox(*, now: datetime, scope: Q | None = None) -> list[AgencyOutbox
     One query of two grouped halves. The waiting half reads only unresolved rows (the
     partial index agency_notification_due holds just these, however long the outbox
     grows); the refused half looks up each agency's refusals since midnight through
-    the (agency, status, created_at) index. `scope` narrows to a branch's or a
-    governorate's payments. Pushed when the outbox moves (agencies.signals).
+    the (agency, status, created_at) index. `scope` (on the notification) narrows to a
+    branch's or a governorate's payments. Pushed when the outbox moves (agencies.signals).
     """
     scope = scope or Q()
     columns = ("agency_id", "agency__code", "agency__name_ar", "agency__name_en")
@@ -136,24 +149,33 @@ def agency_outbox(*, now: datetime, scope: Q | None = None) -> list[AgencyOutbox
         )
         .order_by()
     )
-    refused = (
+    # Each agency's refusals since midnight: a lookup per agency (a few dozen) on the
+    # (agency, status, created_at) index, whose leading column only an equality can use.
+    refusals = (
         Notification.objects.filter(
             scope,
-            agency__in=Agency.objects.values("pk"),
+            agency=OuterRef("pk"),
             status=NotificationStatus.REFUSED,
             created_at__gte=day_start(now),
         )
-        .values(*columns)
-        .annotate(
+        .values("agency")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    refused = (
+        Agency.objects.annotate(
             pending=Value(0),
             unknown=Value(0),
-            refused=Count("id"),
+            refused=Coalesce(Subquery(refusals), 0),
             oldest=Value(None, output_field=DateTimeField()),
         )
+        .values("pk", "code", "name_ar", "name_en", "pending", "unknown", "refused", "oldest")
         .order_by()
     )
     by_agency: dict[int, AgencyOutbox] = {}
     for row in waiting.union(refused, all=True):
+        if not (row["pending"] or row["unknown"] or row["refused"]):
+            continue  # an agency with no refusal today (filtered here: one lookup each)
         entry = by_agency.get(row["agency_id"])
         if entry is None:
             agency = Agency(
