@@ -205,7 +205,7 @@ def agency_confirmation(payment: Payment) -> AgencyConfirmation | None:
     row = rows.values(*fields).first()
     if row is None:
         return None
-    status = _CONFIRMATION[row["status"]]
+    status = _CONFIRMATION.get(row["status"], "waiting")
     request_status = row.get("request_status") or ""
     return AgencyConfirmation(
         status=status,
