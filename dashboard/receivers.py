@@ -10,15 +10,18 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from agencies import signals as agency_signals
 from agents.models import Branch
 from audit.models import AuditEntry
 from counter import signals as counter_signals
+from counter.models import Payment
 from dashboard import live
 from dashboard.groups import NATION, branch_group, governorate_group, groups_for_branch
 from dashboard.selectors import INTEGRITY_AUDIT_ACTIONS
 from float_management import signals
 
 if TYPE_CHECKING:
+    from agencies.models import Notification
     from counter.models import Citizen, PrepaidCard
     from float_management.models import Request, TillSession, Transfer
 
@@ -81,6 +84,26 @@ def on_card_unlocked(
 @receiver(counter_signals.citizen_registered)
 def on_citizen_registered(sender: type[Citizen], citizen: Citizen, **kwargs: Any) -> None:
     _touch_local(citizen.registered_branch_id)
+
+
+@receiver(agency_signals.notification_changed)
+def on_notification_changed(
+    sender: type[Notification],
+    notification: Notification,
+    branch_id: int | None = None,
+    **kwargs: Any,
+) -> None:
+    """The outbox moved (sent after commit): the boards' agency figures of its payment's branch.
+
+    Every board counts agencies' notifications: the branch's, its governorate's, the nation's.
+    """
+    if not getattr(settings, "DASHBOARD_PUSHES", True):
+        return
+    if branch_id is None:
+        branch_id = Payment.objects.values_list("branch_id", flat=True).get(
+            pk=notification.payment_id
+        )
+    _touch(branch_id)
 
 
 @receiver(post_save, sender=AuditEntry)

@@ -17,15 +17,29 @@ from functools import reduce
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import CharField, Count, F, Max, Q, QuerySet, Sum, Value
-from django.db.models.functions import TruncDate, TruncMinute
+from django.db.models import (
+    CharField,
+    Count,
+    DateTimeField,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncDate, TruncMinute
 from django.utils import timezone
 
+from agencies.models import Notification, NotificationStatus
 from agents.models import Branch, Governorate
 from audit.models import AuditEntry
 from core.clock import day_bounds, local_day, local_time, zone
 from counter import methods
-from counter.models import Payment, PrepaidCard
+from counter.models import Agency, Payment, PrepaidCard
 from dashboard.aggregates import DayTally, by, snapshot_key
 from float_management.models import (
     ACTIVE_STATUSES,
@@ -94,12 +108,98 @@ def _by_method(figures: dict[str, tuple[int, int]]) -> list[dict]:
     return rows
 
 
+@dataclass
+class AgencyOutbox:
+    """One agency's notifications the board shows: waiting, the oldest's age, failures."""
+
+    agency: Agency
+    pending: int = 0
+    unknown: int = 0  # the worker is asking the agency's system what became of them
+    refused: int = 0  # today's payments' notifications the agency's system refused
+    oldest: datetime | None = None  # the oldest waiting one's creation
+    age_minutes: int | None = None  # how long it has waited, at the board's time
+
+    @property
+    def waiting(self) -> int:
+        return self.pending + self.unknown
+
+
+_WAITING = [NotificationStatus.PENDING, NotificationStatus.UNKNOWN]
+
+
+def agency_outbox(*, now: datetime, scope: Q | None = None) -> list[AgencyOutbox]:
+    """Per agency with any, by code: notifications waiting (pending, unknown) and refused today.
+
+    One query of two grouped halves. The waiting half reads only unresolved rows (the
+    partial index agency_notification_due holds just these, however long the outbox
+    grows); the refused half looks up each agency's refusals since midnight through
+    the (agency, status, created_at) index. `scope` (on the notification) narrows to a
+    branch's or a governorate's payments. Pushed when the outbox moves (agencies.signals).
+    """
+    scope = scope or Q()
+    columns = ("agency_id", "agency__code", "agency__name_ar", "agency__name_en")
+    waiting = (
+        Notification.objects.filter(scope, status__in=_WAITING)
+        .values(*columns)
+        .annotate(
+            pending=Count("id", filter=Q(status=NotificationStatus.PENDING)),
+            unknown=Count("id", filter=Q(status=NotificationStatus.UNKNOWN)),
+            refused=Value(0),
+            oldest=Min("created_at"),
+        )
+        .order_by()
+    )
+    # Each agency's refusals since midnight: a lookup per agency (a few dozen) on the
+    # (agency, status, created_at) index, whose leading column only an equality can use.
+    refusals = (
+        Notification.objects.filter(
+            scope,
+            agency=OuterRef("pk"),
+            status=NotificationStatus.REFUSED,
+            created_at__gte=day_start(now),
+        )
+        .values("agency")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    refused = (
+        Agency.objects.annotate(
+            pending=Value(0),
+            unknown=Value(0),
+            refused=Coalesce(Subquery(refusals), 0),
+            oldest=Value(None, output_field=DateTimeField()),
+        )
+        .values("pk", "code", "name_ar", "name_en", "pending", "unknown", "refused", "oldest")
+        .order_by()
+    )
+    by_agency: dict[int, AgencyOutbox] = {}
+    for row in waiting.union(refused, all=True):
+        if not (row["pending"] or row["unknown"] or row["refused"]):
+            continue  # an agency with no refusal today (filtered here: one lookup each)
+        entry = by_agency.get(row["agency_id"])
+        if entry is None:
+            agency = Agency(
+                pk=row["agency_id"],
+                code=row["agency__code"],
+                name_ar=row["agency__name_ar"],
+                name_en=row["agency__name_en"],
+            )
+            entry = by_agency[agency.pk] = AgencyOutbox(agency=agency)
+        entry.pending += row["pending"]
+        entry.unknown += row["unknown"]
+        entry.refused += row["refused"]
+        if row["oldest"] is not None:
+            entry.oldest = row["oldest"]
+            entry.age_minutes = max(0, int((now - row["oldest"]).total_seconds() // 60))
+    return sorted(by_agency.values(), key=lambda entry: entry.agency.code)
+
+
 def _payments_today(now: datetime | None) -> QuerySet[Payment]:
     return Payment.objects.filter(created_at__gte=day_start(now), void_transfer__isnull=True)
 
 
 def branch_board(branch: Branch, *, now: datetime | None = None) -> Board:
-    """Every counter of the branch, its approval queue and its alerts (7 queries)."""
+    """Every counter of the branch, its approval queue and its alerts (8 queries)."""
     now = now or timezone.now()
     start = day_start(now)
     counters = list(branch.counters.filter(is_active=True).order_by("number"))
@@ -165,11 +265,12 @@ def branch_board(branch: Branch, *, now: datetime | None = None) -> Board:
     if locked:
         board.alerts.append(("cards_locked", locked))
     board.extra["integrity"] = integrity_alerts([branch], now=now)
+    board.extra["agencies"] = agency_outbox(now=now, scope=Q(payment__branch=branch))
     return board
 
 
 def governorate_board(governorate: Governorate, *, now: datetime | None = None) -> Board:
-    """Each branch: totals today, open counters, cash held, alerts (5 queries)."""
+    """Each branch: totals today, open counters, cash held, alerts, agencies (6 queries)."""
     now = now or timezone.now()
     tally = DayTally(
         governorate_scope(governorate),
@@ -228,6 +329,9 @@ def governorate_board(governorate: Governorate, *, now: datetime | None = None) 
         if row["voids"]:
             board.alerts.append(("void", branch.name))
     board.extra["integrity"] = integrity_alerts(branches, now=now, limit=GOVERNORATE_INTEGRITY_TOP)
+    board.extra["agencies"] = agency_outbox(
+        now=now, scope=Q(payment__branch__governorate=governorate)
+    )
     return board
 
 
@@ -289,7 +393,7 @@ def sparkline(values: list[int], *, width: int = 300, height: int = 48) -> str:
 
 
 def nation_board(*, now: datetime | None = None) -> Board:
-    """The nation by governorate, the last hour minute by minute, top services (5 queries)."""
+    """The nation by governorate, the last hour by minute, services, agencies (6 queries)."""
     now = now or timezone.now()
     tally = DayTally(
         NATION_SCOPE,
@@ -354,6 +458,7 @@ def nation_board(*, now: datetime | None = None) -> Board:
             :10
         ]
     )
+    board.extra["agencies"] = agency_outbox(now=now)
     return board
 
 

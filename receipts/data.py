@@ -17,6 +17,21 @@ class ReceiptLine:
 
 
 @dataclass(frozen=True)
+class AgencyConfirmation:
+    """What an integrated service's agency has said of the payment (its own system).
+
+    The cash is in the till whatever it says: the receipt is the citizen's proof.
+    """
+
+    status: str  # "waiting" (pending or unknown), "confirmed" or "refused"
+    confirmed_at: datetime | None = None
+    agency_reference: str = ""  # the agency's id of the payment, once confirmed
+    request_status: str = ""  # a request's status (agencies.RequestStatus), if it opened one
+    request_label: str = ""  # its status's name (a lazy translation: shown in the page's language)
+    request_reason: str = ""  # the agency's reason, when it rejected the request
+
+
+@dataclass(frozen=True)
 class ReceiptData:
     kind: str  # "payment", "top_up" or "void"
     reference: str  # the receipt number (Code128)
@@ -51,5 +66,7 @@ class ReceiptData:
     copy_number: int = 0  # 0: the original; n > 1: the n-th print, a copy ("COPY n")
     preview: bool = False  # a PDF opened, not printed: it says it is not a receipt
     voided: bool = False
+    # None for a service no agency's system is told of (and on void and top-up slips).
+    agency: AgencyConfirmation | None = None
     network_ar: str = NETWORK_AR
     network_en: str = NETWORK_EN

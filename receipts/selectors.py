@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 
+from agencies.models import (
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    RequestStatus,
+    ServiceRequest,
+)
+from agencies.services import integration_for
 from agents.permissions import Action, can
 from counter import methods
 from counter.models import Payment, PaymentLine, TopUp
 from counter.nationalid import mask_national_id
 from counter.services.catalog import service_fields
-from receipts.data import ReceiptData, ReceiptLine
+from receipts.data import AgencyConfirmation, ReceiptData, ReceiptLine
 from receipts.models import Receipt, ReceiptPrint
 from receipts.tokens import print_from
 
@@ -166,13 +174,59 @@ def receipt_data(receipt: Receipt, *, copy_number: int, verify_url: str) -> Rece
     )
 
 
+_CONFIRMATION = {
+    NotificationStatus.PENDING: "waiting",
+    NotificationStatus.UNKNOWN: "waiting",
+    NotificationStatus.ACKNOWLEDGED: "confirmed",
+    NotificationStatus.REFUSED: "refused",
+}
+
+
+def agency_confirmation(payment: Payment) -> AgencyConfirmation | None:
+    """What the agency's system has said of `payment`, if its service is integrated.
+
+    A service that is not integrated costs no query (the integrations are held in
+    memory, agencies.services.integration_for); an integrated one costs one: the
+    payment's notification, with its request's status when the service opens one.
+    A payment made before its service was integrated has no notification: None.
+    """
+    integration = integration_for(payment.service)
+    if integration is None:
+        return None
+    rows = Notification.objects.filter(payment=payment, kind=NotificationKind.PAYMENT)
+    fields = ["status", "acknowledged_at", "agency_txn_id"]
+    if integration.opens_request:
+        request = ServiceRequest.objects.filter(payment_id=OuterRef("payment_id"))
+        rows = rows.annotate(
+            request_status=Subquery(request.values("status")[:1]),
+            request_reason=Subquery(request.values("reason")[:1]),
+        )
+        fields += ["request_status", "request_reason"]
+    row = rows.values(*fields).first()
+    if row is None:
+        return None
+    status = _CONFIRMATION.get(row["status"], "waiting")
+    request_status = row.get("request_status") or ""
+    return AgencyConfirmation(
+        status=status,
+        confirmed_at=row["acknowledged_at"],
+        agency_reference=row["agency_txn_id"] if status == "confirmed" else "",
+        request_status=request_status,
+        request_label=RequestStatus(request_status).label if request_status else "",
+        request_reason=(
+            row.get("request_reason") or "" if request_status == RequestStatus.REJECTED else ""
+        ),
+    )
+
+
 def payment_receipt_data(
     payment: Payment, *, kind: str, reference: str, copy_number: int, verify_url: str
 ) -> ReceiptData:
     """What the receipt (or the void slip) of `payment` says.
 
     From the payment as it is in hand: one just posted has its service, till,
-    branch, agent and citizen with it, and its lines are read in one query.
+    branch, agent and citizen with it, and its lines are read in one query. A
+    payment of an integrated service adds one query: what its agency has said.
     """
     labels = {f.code: (f.label_ar, f.label_en) for f in service_fields(payment.service)}
     is_void_slip = kind == Receipt.Kind.VOID
@@ -211,4 +265,9 @@ def payment_receipt_data(
         method_rows=methods.get(payment.method).receipt_rows(payment),
         copy_number=copy_number,
         voided=payment.is_voided and not is_void_slip,
+        agency=(
+            agency_confirmation(payment)
+            if kind == Receipt.Kind.PAYMENT and not payment.is_voided
+            else None
+        ),
     )

@@ -1,4 +1,8 @@
-"""Settlement, read: a day's batches, the pages' batch lists, a batch's file and confirmation."""
+"""Settlement, read: a day's batches, the pages' batch lists, a batch's file and confirmation.
+
+Also what the agencies' own systems have not confirmed of a day (agencies' outbox):
+a day's batch for an agency waits for them (settlement.services).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,50 @@ from datetime import date, datetime
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.utils.translation import gettext as _
 
-from core.clock import zone
+from agencies.models import Notification, NotificationStatus
+from core.clock import day_bounds, zone
 from core.errors import InvalidState
 from core.money import format_amount
 from counter.models import PaymentLine
 from settlement.models import SettlementBatch, SettlementItem
+
+UNRESOLVED = (NotificationStatus.PENDING, NotificationStatus.UNKNOWN)
+NOTIFICATION_EXCEPTIONS_SHOWN = 200
+
+
+def _day_notifications(business_day: date) -> QuerySet[Notification]:
+    """The notifications of the day's payments (and of their voids), whatever their state."""
+    start, end = day_bounds(business_day)
+    return Notification.objects.filter(payment__created_at__gte=start, payment__created_at__lt=end)
+
+
+def agencies_waiting_on_notifications(business_day: date) -> dict[int, int]:
+    """Agency id → how many of the day's notifications to it are not resolved (one query)."""
+    return dict(
+        _day_notifications(business_day)
+        .filter(status__in=UNRESOLVED)
+        .values_list("agency_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+
+
+def day_notification_exceptions(
+    business_day: date, *, limit: int = NOTIFICATION_EXCEPTIONS_SHOWN
+) -> list[Notification]:
+    """The day's notifications an agency has not confirmed: waiting, unknown or refused.
+
+    By agency, then oldest first; at most `limit` (a day the worker was down could
+    hold thousands: the page shows the first and says how many there are per agency
+    in its refusal message).
+    """
+    return list(
+        _day_notifications(business_day)
+        .filter(status__in=[*UNRESOLVED, NotificationStatus.REFUSED])
+        .select_related("agency", "payment")
+        .order_by("agency__code", "created_at", "pk")[:limit]
+    )
+
 
 CSV_HEADER = ["reference", "service_code", "budget_item", "amount_egp", "branch_code", "paid_at"]
 CONTROL = "CONTROL"

@@ -36,6 +36,21 @@ word should anything slip past. A run stopped half-way (a crash, a deploy)
 leaves whole batches, each matching its ledger transfer; running the day again
 settles the rest. A fully settled day returns its batches (or, with
 ``idempotent=False``, is refused); a partly settled day is always continued.
+
+An agency whose own system has not confirmed every notification of the day's
+payments to it (agencies' outbox: pending, or unknown while the worker asks)
+is held back: its batch is not cut, the other agencies' are, and the run ends
+with `SettlementHeld` naming it. Holding rather than cutting the file with a
+list of what is unconfirmed is what finance wants: a batch is money leaving on
+the value date, and an unconfirmed payment may still be refused by the agency
+(the citizen is then owed a refund); money paid out for it would have to be
+claimed back from the agency by hand. Holding costs the agency a day at most
+once the worker resolves them; running the day again settles it. Refused
+notifications are resolved (the agency said no; the refund follows its own
+path) and do not hold a batch; the settlement page lists them with the
+unresolved ones (selectors.day_notification_exceptions). No notification of a
+day can appear once its tills have closed (no payment, no void), and a
+resolved one never becomes unresolved, so the check needs no lock.
 """
 
 from __future__ import annotations
@@ -64,13 +79,39 @@ from float_management.models import (
 from reconciliation.models import Source as ReconciliationSource
 from reconciliation.selectors import unreconciled_sources
 from settlement.models import SettlementBatch, SettlementItem
-from settlement.selectors import settlement_batches_of
+from settlement.selectors import agencies_waiting_on_notifications, settlement_batches_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django.db.models import QuerySet
 
 BANK_KEY = "bank:head-office"
+
+
+class SettlementHeld(InvalidState):
+    """Some agencies' batches were held: their systems have not confirmed the day yet.
+
+    The others were settled (`batches`, every batch of the day); `held` names the
+    agencies held back and how many of their notifications are unresolved.
+    """
+
+    def __init__(
+        self, *, business_day: date, held: list[tuple[Agency, int]], batches: list[SettlementBatch]
+    ) -> None:
+        self.business_day, self.held, self.batches = business_day, held, batches
+        super().__init__(
+            _(
+                "Not settled on %(day)s: %(agencies)s. Their systems have not yet confirmed "
+                "every payment of the day (the number waiting is in brackets); a batch is cut "
+                "once the agency has confirmed them all, so no money leaves for a payment it "
+                "may still refuse. The other agencies are settled. Settle the day again when "
+                "these are resolved."
+            )
+            % {
+                "day": business_day.isoformat(),
+                "agencies": ", ".join(f"{agency.code} ({n})" for agency, n in held),
+            }
+        )
 
 
 def bank_account() -> Account:
@@ -283,7 +324,9 @@ def settlement_run(
     half-way) is continued whatever `idempotent` says, since nothing can be
     posted twice: the rest is settled and all the day's batches returned.
     Refused (InvalidState) for a day not over yet or with till sessions still
-    open or closing; NotAllowed for anyone but head office.
+    open or closing; NotAllowed for anyone but head office. An agency whose
+    system has not confirmed the day is held back: the others are settled, then
+    SettlementHeld is raised (see the module's docstring).
     """
     if not can(by, Action.SETTLE):
         raise NotAllowed(_("Only head office settles money to the agencies."))
@@ -303,6 +346,12 @@ def settlement_run(
     # The whole day's lines against the ledger before the first batch, so a day with an
     # altered line settles nothing. (The settled lines too: that set no run changes.)
     _check_lines_match_the_ledger(_day_agency_lines(business_day))
+    waiting = agencies_waiting_on_notifications(business_day)
+    held = [(agency, waiting[agency.pk]) for agency in agencies if agency.pk in waiting]
     for agency in agencies:
-        _settle_agency_once(business_day=business_day, agency=agency, by=by)
-    return settlement_batches_of(business_day)
+        if agency.pk not in waiting:
+            _settle_agency_once(business_day=business_day, agency=agency, by=by)
+    batches = settlement_batches_of(business_day)
+    if held:
+        raise SettlementHeld(business_day=business_day, held=held, batches=batches)
+    return batches

@@ -44,6 +44,9 @@ def _settlement_list_response(
             "form": (form or SettlementRunForm()) if may_settle else None,
             "unmatched_day": unmatched_day,
             "unmatched": day_exceptions(unmatched_day) if unmatched_day else [],
+            "unconfirmed": (
+                selectors.day_notification_exceptions(unmatched_day) if unmatched_day else []
+            ),
         },
     )
 
@@ -82,6 +85,10 @@ def settlement_run(request: HttpRequest) -> HttpResponse:
         day = form.cleaned_data["business_day"]
         try:
             batches = services.settlement_run(business_day=day, by=request.user)
+        except services.SettlementHeld as held:
+            # The others were settled: the day's page lists what the held ones wait for.
+            messages.warning(request, str(held))
+            return redirect(f"{reverse('settlement_list')}?day={day.isoformat()}")
         except DomainError as error:
             form.add_error(None, str(error))
         else:

@@ -101,6 +101,9 @@ def compose(data: ReceiptData, layout: Layout) -> list[Block]:
     for en, ar, amount in settle:
         out.amount(en, ar, amount)
 
+    if data.agency is not None:
+        _agency_confirmation(out, data, small)
+
     out.rule()
     out.space()
     out.codes(data.reference, data.verify_url)
@@ -110,3 +113,30 @@ def compose(data: ReceiptData, layout: Layout) -> list[Block]:
     out.space()
     out.bilingual("Keep this receipt", "احتفظ بهذا الإيصال", size=small)
     return out.blocks
+
+
+def _agency_confirmation(out: Composer, data: ReceiptData, small: float) -> None:
+    """What the agency's own system has said, plainly: the cash is taken either way.
+
+    At the original's print it has almost never answered yet: the receipt says so and
+    where to see its confirmation later (the verification address, under the codes).
+    """
+    agency = data.agency
+    assert agency is not None
+    out.rule()
+    if agency.status == "confirmed":
+        out.pair("Confirmed by the agency", "أكدته الجهة", agency.agency_reference, bold=True)
+        if agency.confirmed_at is not None:
+            out.pair(
+                "Confirmed at", "وقت التأكيد", f"{local_time(agency.confirmed_at):%Y-%m-%d %H:%M}"
+            )
+    elif agency.status == "refused":
+        out.banner("REFUSED", "مرفوض", "Refused by the agency", "رفضته الجهة")
+        out.bilingual("A refund is due to you", "يُستحق لك رد المبلغ", size=small)
+    else:
+        out.paragraph("لم تؤكد الجهة استلام هذا السداد بعد", align="C", bold=True)
+        out.paragraph("The agency has not confirmed this payment yet", align="C", bold=True)
+        out.paragraph("تابع تأكيد الجهة على رابط التحقق أدناه", align="C", size=small)
+        out.paragraph(
+            "Its confirmation will show at the verification address below", align="C", size=small
+        )

@@ -71,44 +71,45 @@ def test_a_void_request_is_an_alert_and_waits_in_the_queue(
     assert [r.kind for r in board.extra["pending"]] == ["void"]
 
 
-def test_the_branch_board_runs_seven_queries_whatever_the_payments(
+def test_the_branch_board_runs_eight_queries_whatever_the_payments(
     agent_a, fixed_service, citizen, open_till, branch_a, django_assert_num_queries
 ):
     _pay(agent_a, fixed_service, citizen, n=5)
     # Six for the counters, the queue and the alerts; one grouped query for the
-    # integrity alerts (test_integrity_alerts.py).
-    with django_assert_num_queries(7):
+    # integrity alerts (test_integrity_alerts.py); one for the agencies' notifications.
+    with django_assert_num_queries(8):
         selectors.branch_board(branch_a)
 
 
-def test_the_governorate_board_runs_five_queries(
+def test_the_governorate_board_runs_six_queries(
     agent_a, fixed_service, citizen, open_till, branch_a, branch_b, django_assert_num_queries
 ):
     _pay(agent_a, fixed_service, citizen, n=2)
-    # Four for the branches' figures; one grouped query for the integrity alerts.
-    with django_assert_num_queries(5):
+    # Four for the branches' figures; one grouped query for the integrity alerts; one for
+    # the agencies' notifications (test_agency_figures.py).
+    with django_assert_num_queries(6):
         board = selectors.governorate_board(branch_a.governorate)
     assert [(r["branch"].code, r["payments"], r["open"]) for r in board.rows] == [("A0001", 2, 1)]
     _pay(agent_a, fixed_service, citizen)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         board = selectors.governorate_board(branch_a.governorate)
     assert [(r["branch"].code, r["payments"], r["total"]) for r in board.rows] == [
         ("A0001", 3, 3 * 5_450)
     ]
 
 
-def test_the_nation_board_runs_five_queries_with_or_without_its_snapshot(
+def test_the_nation_board_runs_six_queries_with_or_without_its_snapshot(
     agent_a, fixed_service, citizen, open_till, django_assert_num_queries
 ):
     _pay(agent_a, fixed_service, citizen, n=4)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         board = selectors.nation_board()  # builds today's snapshot
     assert board.payments == 4
     assert sum(board.extra["per_minute"]) == 4
     assert board.extra["top_services"][0]["n"] == 4
     assert board.extra["sparkline"].count(",") == 60
     _pay(agent_a, fixed_service, citizen)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         board = selectors.nation_board()  # the snapshot and what came after it
     assert (board.payments, board.total) == (5, 5 * 5_450)
     assert board.extra["top_services"][0]["n"] == 5

@@ -257,10 +257,10 @@ def test_the_alerts_cost_the_boards_one_query_whatever_the_people_flagged(
     for who in ("agent_a", "supervisor_a"):
         _audited(personas[who], branch_a, "card.replaced", 2)
         _audited(personas[who], branch_a, "card.unlocked", 2)
-    with django_assert_num_queries(7):  # the board's six, and the alerts' one
+    with django_assert_num_queries(8):  # the board's six, the alerts' one, the agencies' one
         board = selectors.branch_board(branch_a)
     assert len(board.extra["integrity"]) == 4
-    with django_assert_num_queries(5):  # the board's four, and the alerts' one
+    with django_assert_num_queries(6):  # the board's four, the alerts' one, the agencies' one
         board = selectors.governorate_board(branch_a.governorate)
     assert len(board.extra["integrity"]) == 4
 
