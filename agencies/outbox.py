@@ -13,8 +13,10 @@ reference, so the second call is harmless, and the guard records each answer onc
 The rules, by what the agency said:
 
 - a payment acknowledged: ``acknowledged`` with the agency's id;
-- nothing applied (``AgencyUnavailable``, ``CircuitOpen``): tried again after an
-  exponential backoff with jitter (``BACKOFF_FIRST`` to ``BACKOFF_CAP`` seconds);
+- nothing applied (``AgencyUnavailable``): tried again after an exponential backoff
+  with jitter (``BACKOFF_FIRST`` to ``BACKOFF_CAP`` seconds); when the agency's circuit
+  is open (``CircuitOpen``, it was not even asked) no attempt is counted and the row
+  comes back as the circuit's cool-off ends;
 - sent and no answer (``OutcomeUnknown``): ``unknown``. Never sent again blindly: the
   next attempts ask the agency's status query. It knows the payment: acknowledged; it
   has no record (it never applied it): ``pending``, to be sent again;
@@ -152,7 +154,7 @@ def _deliver_one(
             return _ask(claimed, adapter)
         return _send(claimed, adapter)
     except CircuitOpen as error:
-        return claimed.later(error, at_least=error.seconds)
+        return claimed.circuit_open(error)
     except AgencyUnavailable as error:
         return claimed.later(error)
 
@@ -207,14 +209,22 @@ class _Claimed:
             attempts=self.notification.attempts + 1,
         )
 
-    def later(self, error: AgencyError, *, at_least: float = 0.0) -> str:
+    def later(self, error: AgencyError) -> str:
         attempts = self.notification.attempts + 1
-        delay = max(backoff(attempts), at_least)
         return self._record(
             "retry",
             attempts=attempts,
-            next_attempt_at=self.clock() + timedelta(seconds=delay),
+            next_attempt_at=self.clock() + timedelta(seconds=backoff(attempts)),
             last_error=str(error.detail or error)[:200],
+        )
+
+    def circuit_open(self, error: CircuitOpen) -> str:
+        """Not even asked: no attempt counted, tried again as the circuit's cool-off ends."""
+        delay = max(error.seconds, 1) * random.uniform(1.0, 1.5)  # noqa: S311
+        return self._record(
+            "circuit_open",
+            next_attempt_at=self.clock() + timedelta(seconds=delay),
+            last_error=str(error.detail)[:200],
         )
 
     def unknown(self, error: OutcomeUnknown) -> str:
@@ -245,28 +255,33 @@ class _Claimed:
         )
 
     def _record(self, outcome: str, *, refusal_code: str | None = None, **fields) -> str:
-        """Write the outcome, once: only if the row is still as this pass claimed it."""
+        """Write the outcome, once: only if the row is still as this pass claimed it.
+
+        One guarded UPDATE (a statement is its own transaction); a refusal also sends
+        ``payment_refused``, whose receivers write in the same transaction.
+        """
         claimed = self.notification
+        if "next_attempt_at" not in fields:
+            # Resolved rows leave the queue; the lease's time would only mislead.
+            fields["next_attempt_at"] = self.clock()
+        ours = Notification.objects.filter(
+            pk=claimed.pk, status=claimed.status, next_attempt_at=self.lease_until
+        )
+        if refusal_code is None:
+            return outcome if ours.update(**fields) else self._lost(outcome)
         with transaction.atomic():
-            row = (
-                Notification.objects.select_for_update()
-                .filter(pk=claimed.pk, status=claimed.status, next_attempt_at=self.lease_until)
-                .first()
-            )
-            if row is None:
-                logger.warning("notification %s: lease lost, %s not recorded", claimed.pk, outcome)
-                return "lease_lost"
-            if "next_attempt_at" not in fields:
-                # Resolved rows leave the queue; the lease's time would only mislead.
-                fields["next_attempt_at"] = self.clock()
+            if not ours.update(**fields):
+                return self._lost(outcome)
             for name, value in fields.items():
-                setattr(row, name, value)
-            row.save(update_fields=list(fields))
-            if refusal_code is not None:
-                payment = Payment.objects.get(pk=row.payment_id)
-                if not payment.is_voided:
-                    payment_refused.send(sender=Notification, notification=row, code=refusal_code)
+                setattr(claimed, name, value)
+            if not Payment.objects.filter(pk=claimed.payment_id, voided_at__isnull=False).exists():
+                payment_refused.send(sender=Notification, notification=claimed, code=refusal_code)
         return outcome
+
+    def _lost(self, outcome: str) -> str:
+        pk = self.notification.pk
+        logger.warning("notification %s: lease lost, %s not recorded", pk, outcome)
+        return "lease_lost"
 
 
 def backoff(attempts: int) -> float:
