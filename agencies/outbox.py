@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -72,11 +73,18 @@ PRINCIPAL = FeeComponent.Kind.PRINCIPAL
 
 
 def notifications_deliver(
-    *, batch: int = 50, now: datetime | None = None, lease: float = LEASE_SECONDS
+    *,
+    batch: int = 50,
+    now: datetime | None = None,
+    lease: float = LEASE_SECONDS,
+    threads: int = 1,
 ) -> dict[str, int]:
     """Deliver (or ask about) the notifications due at ``now``; the counts of each outcome.
 
     ``now`` fixes the pass's clock (tests); by default it is the wall clock at each step.
+    With ``threads`` > 1 the claimed notifications are delivered by that many threads
+    (each with its own database connection, closed at the end), so one slow agency's
+    timeouts do not queue up one behind the other.
     """
 
     def clock() -> datetime:
@@ -84,21 +92,57 @@ def notifications_deliver(
 
     claimed, lease_until = _claim(batch=batch, now=clock(), lease=lease)
     counts: Counter[str] = Counter(claimed=len(claimed))
+    queue = deque(claimed)
+    lock = threading.Lock()
     started = time.monotonic()
-    adapters: dict[str, AgencyAdapter | None] = {}
-    for position, notification in enumerate(claimed):
-        if time.monotonic() - started > max(lease - CALL_MARGIN, lease / 2):
-            counts["released"] += _release(claimed[position:], lease_until, clock())
-            break
-        try:
-            outcome = _deliver_one(notification, lease_until, adapters, clock)
-        except Exception:
-            # Our own failure (a receiver of payment_refused, the database): the row keeps
-            # its lease and is tried again when it runs out.
-            logger.exception("notification %s: delivery failed", notification.pk)
-            outcome = "failed"
-        counts[outcome] += 1
+    budget = max(lease - CALL_MARGIN, lease / 2)
+
+    def drain() -> None:
+        adapters: dict[str, AgencyAdapter | None] = {}
+        while True:
+            with lock:
+                if not queue:
+                    return
+                notification = queue.popleft()
+            if time.monotonic() - started > budget:
+                outcome = "released" if _release([notification], lease_until, clock()) else "lost"
+            else:
+                outcome = _attempt(notification, lease_until, adapters, clock)
+            with lock:
+                counts[outcome] += 1
+
+    if threads <= 1 or len(claimed) <= 1:
+        drain()
+    else:
+        pool = [
+            threading.Thread(target=_closing(drain), name=f"outbox-{n}")
+            for n in range(min(threads, len(claimed)))
+        ]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
     return dict(counts)
+
+
+def _closing(work):
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connection.close()
+
+    return run
+
+
+def _attempt(notification, lease_until, adapters, clock) -> str:
+    try:
+        return _deliver_one(notification, lease_until, adapters, clock)
+    except Exception:
+        # Our own failure (a receiver of payment_refused, the database): the row keeps
+        # its lease and is tried again when it runs out.
+        logger.exception("notification %s: delivery failed", notification.pk)
+        return "failed"
 
 
 def _claim(*, batch: int, now: datetime, lease: float) -> tuple[list[Notification], datetime]:

@@ -1,14 +1,15 @@
 """The fault run: 200 payments told to an agency that times out, loses answers and restarts.
 
 Real processes on PostgreSQL: the agency simulator (its state in a file, so a restart
-keeps what it accepted) and two `manage.py agency_worker` on the test database, one of
-them killed (SIGKILL, mid-pass) and replaced while the agency is slow. The payments are posted here,
-in phases of faults: none, ``timeout`` (held unanswered, never applied), a restart of
-the agency, ``accept_no_answer`` (applied, the answer lost), ``error_5xx`` (refused
-before acting), ``slow`` (applied after our timeout: the status query may find nothing
-yet and the payment is sent again, which the agency answers as a duplicate). Afterwards
-every notification is acknowledged once, the agency holds each payment once, and the
-ledger verifies.
+keeps what it accepted) and two `manage.py agency_worker` on the test database. The
+payments are posted here, in phases of faults: none; ``slow`` within our timeout, when
+both workers are killed (SIGKILL) mid-call and replaced, so what they had sent is sent
+again once their lease runs out and the agency answers it as a duplicate; ``timeout``
+(held unanswered, never applied); a restart of the agency; ``accept_no_answer``
+(applied, the answer lost: unknown, found by the status query); ``error_5xx`` (refused
+before acting); ``slow`` beyond our timeout (applied after we gave up). Afterwards every
+notification is acknowledged once, the agency holds each payment once, and the ledger
+verifies.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from agencies.models import Notification
 from agencies.services import integrations_cache_clear
@@ -41,14 +44,17 @@ ROOT = Path(__file__).resolve().parents[2]
 PAYMENTS = 200
 PHASES = [  # (first payment, faults from then on)
     (0, {}),
-    (30, {"timeout": 3}),
-    (60, "restart"),
-    (60, {"accept_no_answer": True}),
+    (20, {"slow": 0.8}),
+    (45, {"timeout": 3}),
+    (70, "restart"),
+    (70, {"accept_no_answer": True}),
     (100, {"error_5xx": True}),
-    (140, {"slow": 1.6}),
-    (170, {}),
+    (130, {"slow": 1.6}),
+    (160, {}),
 ]
-PACE = 0.05  # seconds between two payments
+KILL_AT = 35  # the agency is slow but answers in time: the workers are mid-call
+LEASE = 8.0
+PACE = 0.02  # seconds between two payments
 DRAIN = 60.0
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -99,6 +105,30 @@ def _agency(port: int, state: Path) -> Simulator:
     return simulator
 
 
+def _kill_mid_call(workers: list[subprocess.Popen], logs: list[Path]) -> int:
+    """SIGKILL the workers once a claim is some 0.3 s old (its call under way); how many.
+
+    Only once they have delivered something: a first pass may still be starting up.
+    """
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not _outcomes(logs)["acknowledged"]:
+        time.sleep(0.1)
+    in_flight = 0
+    while time.monotonic() < deadline and not in_flight:
+        now = timezone.now()
+        in_flight = Notification.objects.filter(
+            status="pending",
+            next_attempt_at__lte=now + timedelta(seconds=LEASE - 0.3),
+            next_attempt_at__gt=now + timedelta(seconds=LEASE - 1.5),
+        ).count()
+        time.sleep(0.02)
+    for process in workers:
+        process.send_signal(signal.SIGKILL)
+    for process in workers:
+        process.wait()
+    return in_flight
+
+
 def _outcomes(logs: list[Path]) -> Counter[str]:
     """What the workers' passes did, summed from the lines they print."""
     seen: Counter[str] = Counter()
@@ -116,8 +146,8 @@ def test_200_payments_through_timeouts_lost_answers_and_restarts_reach_the_agenc
     agency = _agency(port, state)
     settings.AGENCY_SYSTEMS = _systems(agency.url)
     env = _database_env(agency.url)
-    logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
-    options = ("--interval", "0.5", "--lease", "8")
+    logs = [tmp_path / f"worker-{n}.log" for n in range(4)]
+    options = ("--interval", "0.5", "--lease", str(LEASE))
     workers = [worker(env, logs[n], *options) for n in range(2)]
     faults_seen = []
     try:
@@ -136,13 +166,10 @@ def test_200_payments_through_timeouts_lost_answers_and_restarts_reach_the_agenc
                     agency.delete("/v1/faults")
                 faults_seen.append(f"{n}: {phase[1] or 'none'}")
                 phase = next(phases, None)
-            if n == 150:
-                # A worker dies mid-pass (the agency is slow: most likely mid-call, the
-                # payment applied and not recorded); its claims come back after the lease.
-                workers[0].send_signal(signal.SIGKILL)
-                workers[0].wait()
-                workers[0] = worker(env, logs[2], *options)
-                faults_seen.append(f"{n}: worker killed and replaced")
+            if n == KILL_AT:
+                in_flight = _kill_mid_call(workers, logs[:2])
+                workers = [worker(env, logs[2 + k], *options) for k in range(2)]
+                faults_seen.append(f"{n}: both workers killed ({in_flight} calls in flight)")
             pay(world, n)
             time.sleep(PACE)
         posted = time.monotonic() - started
@@ -186,6 +213,7 @@ def test_200_payments_through_timeouts_lost_answers_and_restarts_reach_the_agenc
     assert stats["payments_accepted"] == PAYMENTS  # each applied once, restarts included
     ours = dict(notifications.values_list("payment__reference", "agency_txn_id"))
     assert ours == {ref: p["agency_txn_id"] for ref, p in payments_at_agency.items()}
-    # The faults happened: answers were lost and payments sent again were deduplicated.
+    # The faults happened: answers were lost, and payments sent again were deduplicated.
     assert outcomes["unknown"] > 0 and outcomes["retry"] > 0
+    assert stats["duplicates"] > 0
     call_command("ledger_verify")

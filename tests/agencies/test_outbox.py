@@ -377,7 +377,7 @@ def test_two_workers_at_once_never_deliver_a_notification_twice(simulator):
 
     def work():
         try:
-            while notifications_deliver(batch=4)["claimed"]:
+            while notifications_deliver(batch=6, threads=3)["claimed"]:
                 pass
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)

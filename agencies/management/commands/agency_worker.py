@@ -83,6 +83,12 @@ class Command(BaseCommand):
             help="seconds a claimed notification is this worker's (a dead worker's come back "
             "after it); longer than an agency's slowest answer",
         )
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=4,
+            help="calls to the agencies at once within a pass (each thread has a connection)",
+        )
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -95,13 +101,17 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         listener = Listener() if connection.vendor == "postgresql" else None
+        # SQLite's in-memory test database is one connection: one thread.
+        threads = options["threads"] if connection.vendor == "postgresql" else 1
         self.stdout.write("agency worker: started")
         try:
             while not stopping:
                 close_old_connections()
                 done: dict[str, int] = {}
                 try:
-                    done = notifications_deliver(batch=options["batch"], lease=options["lease"])
+                    done = notifications_deliver(
+                        batch=options["batch"], lease=options["lease"], threads=threads
+                    )
                 except Exception as error:  # noqa: BLE001 — a pass that fails is tried again
                     self.stderr.write(f"agency worker: pass failed: {error!r}")
                 if done.get("claimed"):
