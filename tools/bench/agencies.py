@@ -206,6 +206,11 @@ def _payments(world: World, count: int, rate: float, env: dict[str, str], log: P
 
     process = worker(env, log, "--interval", "1")
     try:
+        up = time.monotonic() + 60
+        while b"started" not in (log.read_bytes() if log.exists() else b""):
+            if time.monotonic() > up or process.poll() is not None:
+                raise SystemExit(f"the worker did not start:\n{log.read_text()}")
+            time.sleep(0.1)
         started = time.monotonic()
         for n in range(count):
             pay(world, n)
@@ -226,7 +231,7 @@ def _payments(world: World, count: int, rate: float, env: dict[str, str], log: P
         (row.acknowledged_at - row.created_at).total_seconds() * 1000
         for row in rows.only("created_at", "acknowledged_at")
     ]
-    print(f"(b) {count} payments posted in {posted:.1f} s at {rate:g}/s; all acknowledged")
+    print(f"(b) {count} payments posted in {posted:.1f} s (asked {rate:g}/s)")
     print(f"    {rows.count()} acknowledged, drained {drained:.1f} s after the first")
     print(f"    commit -> acknowledgement: {percentiles(delays)}")
 
