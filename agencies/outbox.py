@@ -5,10 +5,11 @@ A pass claims what is due by lease: in one short transaction the due rows are lo
 waiting on each other) and their ``next_attempt_at`` is pushed ``lease`` seconds ahead,
 then the transaction commits. The agency is called with no lock held and no transaction
 open (a slow agency holds no row and no connection's transaction); what it answered is
-then written in a transaction of its own, and only if the row is still as this pass
-claimed it (same status, same lease). A worker that died mid-call leaves its rows to be
-claimed again when the lease runs out; the agency deduplicates by our payment
-reference, so the second call is harmless, and the guard records each answer once.
+then written by one UPDATE (a refusal with its signal, in one transaction), and only
+if the row is still as this pass claimed it (same status, same lease). A worker that
+died mid-call leaves its rows to be claimed again when the lease runs out; the agency
+deduplicates by our payment reference, so the second call is harmless, and the guard
+records each answer once.
 
 The rules, by what the agency said:
 
