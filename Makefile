@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test drills lint fmt messages clean bench-db bench-receipts bench-dashboard bench-load bench-boards-push bench-settle bench-wallet
+.PHONY: run test drills lint fmt messages clean bench-db bench-receipts bench-dashboard bench-load bench-boards-push bench-settle bench-wallet bench-agencies
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -106,3 +106,12 @@ clean:
 WALLET_RUNS ?= 20
 bench-wallet: $(VENV)/.installed
 	$(PY) -m tools.bench.wallet_flip --runs $(WALLET_RUNS)
+
+# The agencies' systems (tools/bench/agencies.py): a fresh PostgreSQL database, the agency
+# simulator; inquiries p50/p95, then payments with `agency_worker` running, commit -> ack.
+AGENCIES_ARGS ?= --inquiries 500 --payments 500 --rate 20
+bench-agencies: $(VENV)/.installed
+	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $(BENCH_DB)" postgres
+	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(BENCH_DB)" postgres
+	$(BENCH_ENV) $(PY) manage.py migrate -v0
+	$(BENCH_ENV) $(PY) -m tools.bench.agencies $(AGENCIES_ARGS) $(BENCH_ARGS)
