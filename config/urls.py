@@ -17,6 +17,7 @@ urlpatterns = [
     path("settlement/", include("settlement.urls")),
     path("wallet/", include("wallet.views")),
     path("reconciliation/", include("reconciliation.views")),
+    path("agencies/", include("agencies.urls")),
     path("receipts/", include("receipts.urls")),
     path("audit/", include("audit.urls")),
     *verify_urlpatterns,
