@@ -44,7 +44,11 @@ def request_service(db, agency_system):
     )
     schedule = FeeSchedule.objects.create(service=service, effective_from=datetime.date(2020, 1, 1))
     for position, (code, kind, amount) in enumerate(
-        [("fee", "agency_fee", 5000), ("commission", "commission", 300), ("stamp", "stamp_duty", 150)]
+        [
+            ("fee", "agency_fee", 5000),
+            ("commission", "commission", 300),
+            ("stamp", "stamp_duty", 150),
+        ]
     ):
         FeeComponent.objects.create(
             schedule=schedule,
