@@ -1,5 +1,8 @@
 """Agency refunds: held in the news' transaction, collected at any branch with four eyes."""
 
+# The shared fixtures are imported by name, and test arguments name them again.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import threading

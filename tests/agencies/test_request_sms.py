@@ -1,5 +1,8 @@
 """The citizen's SMS on each change: Arabic, one UCS-2 segment, only to the bound mobile."""
 
+# The shared fixtures are imported by name, and test arguments name them again.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,8 @@
 """The agency's status webhook: signed, replay-refused, idempotent, in order, never a 500."""
 
+# The shared fixtures are imported by name, and test arguments name them again.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import datetime
