@@ -21,7 +21,7 @@ import hmac
 import json
 import logging
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -105,6 +105,13 @@ def _parse(body: bytes) -> dict[str, Any]:
         raise _Refused(400, "changed_at is not an ISO 8601 time") from None
     if changed_at.tzinfo is None:
         raise _Refused(400, "changed_at has no time zone")
+    try:
+        changed_at = changed_at.astimezone(UTC)  # as it is stored
+    except OverflowError:
+        raise _Refused(400, "changed_at is out of range") from None
+    # A change dated ahead would make every later one look older, and freeze the request.
+    if changed_at.timestamp() > time.time() + TOLERANCE:
+        raise _Refused(400, "changed_at is in the future")
     return {
         "payment_reference": _text(data, "payment_reference", limit=14),
         "change_id": _text(data, "change_id", limit=64),
