@@ -21,3 +21,25 @@ class AgenciesConfig(AppConfig):
         integrations.register(AgencyPaymentHooks())
         post_save.connect(integrations_cache_clear, sender=Integration, dispatch_uid="ai-save")
         post_delete.connect(integrations_cache_clear, sender=Integration, dispatch_uid="ai-del")
+        self._refunds_ready()
+
+    def _refunds_ready(self) -> None:
+        from agencies.refunds import approve_refund, on_payment_refused, reject_refund
+        from agencies.signals import payment_refused
+        from audit.actions import register_actions
+        from float_management.models import RequestKind
+        from float_management.services import APPROVAL_HANDLERS, REJECTION_HANDLERS
+
+        # A refund's payout is a float_management request, decided in the approvals queue.
+        APPROVAL_HANDLERS[RequestKind.REFUND] = approve_refund
+        REJECTION_HANDLERS[RequestKind.REFUND] = reject_refund
+        # In the outbox's transaction: the refund is held with the refusal, or neither.
+        payment_refused.connect(on_payment_refused, dispatch_uid="agencies-refund-on-refusal")
+        register_actions(
+            [
+                ("agencies.request_status", _("Agency request status received")),
+                ("agencies.refund_opened", _("Agency refund held for a citizen")),
+                ("agencies.refund_requested", _("Agency refund payout asked")),
+                ("agencies.refund_paid", _("Agency refund paid out")),
+            ]
+        )

@@ -41,14 +41,13 @@ from float_management.models import (
     Request,
     RequestKind,
     SessionStatus,
+    Transfer,
     TransferKind,
 )
 from float_management.services import APPROVAL_HANDLERS
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-
-    from float_management.models import Transfer
 
 
 def _check_citizen(service: Service, citizen: Citizen | None) -> None:
@@ -314,6 +313,7 @@ def void_request(*, agent: User, payment: Payment, reason: str, idempotency_key:
             raise InvalidState(_("Only payments of your open session can be voided."))
         if locked.is_voided:
             raise InvalidState(_("This payment is already voided."))
+        _refuse_if_given_back(locked)
         if Request.objects.filter(
             kind=RequestKind.VOID, subject_id=locked.pk, decision__isnull=True
         ).exists():
@@ -342,6 +342,17 @@ def void_request(*, agent: User, payment: Payment, reason: str, idempotency_key:
         )
 
 
+def _refuse_if_given_back(payment: Payment) -> None:
+    """A payment whose transfer is reversed already (an agency's refund) has nothing to void."""
+    if not payment.is_voided and Transfer.objects.filter(reverses_id=payment.transfer_id).exists():
+        raise InvalidState(
+            _(
+                "This payment's money was already given back (a refund held for the citizen): "
+                "it cannot be voided."
+            )
+        )
+
+
 def _approve_void(request: Request, supervisor: User, **_kwargs: object) -> Transfer:
     """Reverse the payment's transfer: the money goes back where its method took it from."""
     if request.session.status != SessionStatus.OPEN:
@@ -353,6 +364,7 @@ def _approve_void(request: Request, supervisor: User, **_kwargs: object) -> Tran
     )
     if payment.is_voided:
         raise InvalidState(_("This payment is already voided."))
+    _refuse_if_given_back(payment)
     reversal = transfer_reverse(
         transfer=payment.transfer,
         created_by=supervisor,

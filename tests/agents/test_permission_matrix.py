@@ -82,6 +82,11 @@ MATRIX: dict[str, tuple[tuple, dict[str, int | str]]] = {
         {ANON: LOGIN, "supervisor_a": 200, "head_office": 200, "*": 404},
     ),
     "wallet:refund_approve": ((1,), {"*": 405}),
+    # An agency POSTs its request's status, signed with its own secret.
+    "agencies:status_webhook": (("LOCAL",), {"*": 405}),
+    # The refund desk: agents of any branch (a refund is found, never listed).
+    "agencies:refunds": ((), {ANON: LOGIN, "agent_a": 200, "agent_b": 200, "*": 403}),
+    "agencies:refund_payout": ((), {"*": 405}),
     "reconciliation:list": ((), {ANON: LOGIN, "head_office": 200, "*": 404}),
     "reconciliation:detail": ((1,), {ANON: LOGIN, "*": 404}),
     "receipt": (("000000000000",), {ANON: LOGIN, "*": 404}),

@@ -141,8 +141,22 @@ def test_healthz_is_503_when_the_database_does_not_answer(client, db, monkeypatc
 
 @pytest.mark.django_db(transaction=True)
 def test_seed_demo_is_idempotent_and_its_logins_work(client):
+    import importlib
+
+    from django.apps import apps
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
+
+    from agents.governorates import GOVERNORATES
+    from tests.factories import governorate
+
+    # Governorates and denominations come from data migrations, which a transactional
+    # test run before this one (tests/agencies has some) flushed.
+    for code, _name_ar, _name_en in GOVERNORATES:
+        governorate(code)
+    importlib.import_module(
+        "float_management.migrations.0002_denominations_and_immutability"
+    ).load_denominations(apps, None)
 
     call_command("seed_demo", password="demo-test-pass")
     first = (Branch.objects.count(), Counter.objects.count(), Profile.objects.count())

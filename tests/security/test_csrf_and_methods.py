@@ -106,6 +106,19 @@ POST: dict[str, tuple[str, tuple, dict, int | str]] = {
     "wallet:qr_print": ("agent_a", ("{intent}",), {}, 405),
     "wallet:qr_cancel": ("agent_a", ("{intent}",), {}, 405),
     "wallet:refund_approve": ("supervisor_a", ("{refund}",), {}, 405),
+    # Finding a refund is a POST: the national ID stays out of URLs and logs.
+    "agencies:refunds": (
+        "agent_a",
+        (),
+        {"payment_reference": "{payment}", "national_id": "29001010100015"},
+        "form",
+    ),
+    "agencies:refund_payout": (
+        "agent_a",
+        (),
+        {"payment_reference": "{payment}", "national_id": "29001010100015", "key": 1},
+        405,
+    ),
     # Printing counts: the original, then copies. Only a POST prints.
     "receipt_print": ("agent_a", ("{payment}",), {"layout": "roll"}, 405),
 }
@@ -149,7 +162,7 @@ GET = {
 }
 # The wallet provider's callback: no session and no CSRF token, its HMAC signature instead
 # (tested below and in tests/wallet).
-SIGNED = {"wallet:callback"}
+SIGNED = {"wallet:callback", "agencies:status_webhook"}
 # Django's admin has its own CSRF protection (every admin form is csrf_protect'ed).
 EXCLUDED_NAMESPACES = {"admin"}
 # Rows of these apps are counted before and after every refused request.
@@ -355,6 +368,17 @@ def test_the_wallet_callback_refuses_get_and_an_unsigned_post_and_writes_nothing
     before = _row_counts()
     assert client.get(url).status_code == 405
     response = client.post(url, b'{"txn_id": "WT-9"}', content_type="application/json")
+    assert response.status_code == 401
+    assert _row_counts() == before
+
+
+def test_the_agency_webhook_refuses_get_and_an_unsigned_post_and_writes_nothing(world, settings):
+    settings.AGENCY_SYSTEMS = {"LOCAL": {"url": "http://127.0.0.1:9", "secret": "s"}}
+    client = Client(enforce_csrf_checks=True)
+    url = reverse("agencies:status_webhook", args=["LOCAL"])
+    before = _row_counts()
+    assert client.get(url).status_code == 405
+    response = client.post(url, b'{"change_id": "CH1"}', content_type="application/json")
     assert response.status_code == 401
     assert _row_counts() == before
 
