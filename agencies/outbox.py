@@ -344,7 +344,7 @@ def notify_payment_of(payment: Payment) -> NotifyPayment:
 
     The agency's reference is the integration's reference field; the bills are those
     of the agency's answer the payment paid (an inquiry), else the payment's other
-    reference fields (a bill number typed from the paper bill), else the reference.
+    reference fields (a bill number typed from the paper bill), else none (a fee).
     The amount is the bill's (the principal) or, for a fixed fee, what the service's
     agency is credited: never the post office's commission.
     """
@@ -359,8 +359,8 @@ def notify_payment_of(payment: Payment) -> NotifyPayment:
     if inquiry is not None:
         bill_ids = inquiry.bill_ids
     else:
-        others = tuple(value for key, value in references.items() if key != field and value)
-        bill_ids = others or (reference or payment.reference,)
+        # A fee for a service (a request, a licence) settles no bill: none is named.
+        bill_ids = tuple(value for key, value in references.items() if key != field and value)
     lines = list(payment.lines.all())
     principal = [line.amount for line in lines if line.component.kind == PRINCIPAL]
     agency_id = payment.service.agency_id

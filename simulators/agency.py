@@ -15,6 +15,8 @@ API (amounts are integer piastres):
   first digit is even; never in advance. A bill paid in part shows what is left of it.
 - ``POST /v1/payments`` {"payment_reference", "service", "reference", "bill_ids",
   "amount", "paid_at"}: 200 ``{"status": "accepted", "agency_txn_id", "payment_reference"}``.
+  No ``bill_ids`` (an empty list) is a service's fee paid under its reference (a
+  request, a licence): accepted as it is, no bill settled.
   Idempotent by ``payment_reference``: the same body again gets the same answer (even
   after a void: the status query tells what became of it), another body 409 ``conflict``.
   A bill already paid: 409 ``bill_already_paid``; an amount that does not settle the
@@ -390,10 +392,13 @@ class Agency(App):
                 return json_response(409, {"error": "bill_changed"})
             if faults.get("already_paid"):
                 return json_response(409, {"error": "bill_already_paid"})
-            found = account(asked["service"], asked["reference"])
-            if found is None:
-                return json_response(404, {"error": "unknown reference"})
-            allocation = self._allocate(found, asked)
+            if asked["bill_ids"]:
+                found = account(asked["service"], asked["reference"])
+                if found is None:
+                    return json_response(404, {"error": "unknown reference"})
+                allocation = self._allocate(found, asked)
+            else:
+                allocation = {}  # a fee for a service (a request, a licence): no bill settled
             self.state["next_txn"] += 1
             payment = {
                 "status": "accepted",
@@ -554,11 +559,10 @@ def bill_ids(data: dict) -> list[str]:
     value = data.get("bill_ids")
     if (
         not isinstance(value, list)
-        or not value
         or not all(isinstance(item, str) and item for item in value)
         or len(set(value)) != len(value)
     ):
-        raise HttpError(400, "bill_ids must be a non-empty list of distinct bill ids")
+        raise HttpError(400, "bill_ids must be a list of distinct bill ids")
     return value
 
 

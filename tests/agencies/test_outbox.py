@@ -422,3 +422,33 @@ def test_a_committed_payment_wakes_a_listening_worker():
         assert listener.wait(0.2) is False  # the burst was read as one wake
     finally:
         listener.close()
+
+
+def test_a_request_s_fee_names_no_bill_and_the_real_agency_acknowledges_it(
+    world, settings, tmp_path
+):
+    """A fee for a request (a cemetery plot): its reference alone, no bill to settle."""
+    from agencies.models import Integration
+    from counter.models import ReferenceField
+    from counter.services.catalog import catalog_cache_clear
+    from counter.services.payments import payment_post_cash
+
+    Integration.objects.filter(service=world.service).update(opens_request=True)
+    ReferenceField.objects.filter(service=world.service, code="bill").update(required=False)
+    integrations_cache_clear()
+    catalog_cache_clear()
+    payment = payment_post_cash(
+        agent=world.agent,
+        service=world.service,
+        citizen=None,
+        amount=51_500,
+        references={"account": "20261201"},
+        tendered=60_000,
+        idempotency_key=uuid.uuid4().hex,
+    )
+    with start("agency", agency=AGENCY_CODE, state=str(tmp_path / "a.json")) as sim:
+        settings.AGENCY_SYSTEMS = systems(sim.url, timeout=2.0, inquiry_ceiling=2.0, retries=0)
+        assert notifications_deliver() == {"claimed": 1, "acknowledged": 1}
+        held = sim.get(f"/v1/payments/{payment.reference}").json()
+    assert (held["reference"], held["bill_ids"], held["amount"]) == ("20261201", [], 51_500)
+    assert notification(payment).status == "acknowledged"

@@ -178,7 +178,7 @@ def test_an_amount_that_does_not_settle_the_bills_is_422(sim):
     assert pay(sim, "R-2", amount=7456).status == 422
     assert pay(sim, "R-3", bill_ids=["999999-1"]).status == 422
     assert pay(sim, "R-4", amount="7455").status == 400
-    assert pay(sim, "R-5", bill_ids=[]).status == 400
+    assert pay(sim, "R-5", bill_ids=[""]).status == 400
     assert sim.get("/v1/stats").json()["payments_accepted"] == 0
     assert len(inquire(sim, FULL_ONLY).json()["bills"]) == 3
 
@@ -516,3 +516,13 @@ def test_it_answers_health_and_refuses_a_wrong_method(sim):
     answer = sim.delete("/v1/payments")
     assert answer.status == 405
     assert sim.get("/v1/nothing").status == 404
+
+
+def test_a_fee_without_bills_is_accepted_as_it_is_and_settles_no_bill(sim):
+    """A request or licence fee: no bill named, the payment held under its reference."""
+    answer = pay(sim, "R-FEE", reference="20261201", bill_ids=[], amount=51_500)
+
+    assert answer.status == 200, answer.text
+    held = sim.get("/v1/payments/R-FEE").json()
+    assert (held["status"], held["amount"], held["bill_ids"]) == ("accepted", 51_500, [])
+    assert len(inquire(sim, FULL_ONLY).json()["bills"]) == 3  # nothing else paid
