@@ -148,6 +148,7 @@ def main() -> None:
         _wait_healthy(f"{env['ACQUIRER_URL']}/health", acquirer)
         _manage("seed_demo", env=env)
         processes.append(_start("worker", [PYTHON, "manage.py", "wallet_worker"], env))
+        processes.append(_start("outbox", [PYTHON, "manage.py", "agency_worker"], env))
         web = _start(
             "daphne",
             [
