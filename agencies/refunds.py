@@ -4,7 +4,10 @@
   `payment_refused` signal of the outbox), the payment's transfer is reversed with its
   money-source leg (the till, the card, the clearing account that took the money)
   redirected into the agency refund-due account of the payment's branch. The till
-  that took the cash is not touched and the agency payable goes back.
+  that took the cash is not touched. The agency payable goes back, unless the
+  payment was already settled to the agency: then the agency owes it back, in an
+  agency receivable (`clearing:agency-<code>:national`), and the payable it was
+  paid from is left as settlement left it.
 - `refund_find`: the receipt's payment reference AND the citizen's national ID, both;
   one refund or "not found" (never a list to browse, never which of the two was wrong).
 - `refund_payout_request`: the agent at any branch asks a supervisor (float_management
@@ -15,6 +18,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -31,8 +35,14 @@ from counter.nationalid import normalize_national_id
 from float_management import services as till
 from float_management import signals
 from float_management.idempotency import run_once
-from float_management.ledger import refund_due_account, transfer_post, transfer_reverse
+from float_management.ledger import (
+    clearing_account,
+    refund_due_account,
+    transfer_post,
+    transfer_reverse,
+)
 from float_management.models import (
+    AccountKind,
     Request,
     RequestKind,
     SessionStatus,
@@ -45,6 +55,32 @@ if TYPE_CHECKING:
 
 # The refund-due accounts' provider name: money the agencies gave back.
 PROVIDER = "agency"
+# Has this payment's money already been paid to its agencies? Settlement (above this
+# app) registers its answer at start-up (settlement.apps).
+SETTLED_CHECKS: list[Callable[[Payment], bool]] = []
+
+
+def agency_receivable(agency_code: str):  # noqa: ANN201
+    """What an agency owes back: money it was paid for a payment it then gave back."""
+    return clearing_account(f"agency-{agency_code}", None)
+
+
+def _redirects(payment: Payment) -> dict[int, Any]:
+    """The reversal's legs sent elsewhere: the money's source to refund-due, and (once
+    settled) each agency's payable to what that agency owes back."""
+    entries = list(payment.transfer.entries.select_related("account"))
+    redirect = {
+        e.account_id: refund_due_account(PROVIDER, payment.branch) for e in entries if e.amount > 0
+    }
+    if any(check(payment) for check in SETTLED_CHECKS):
+        agency_of = {
+            line.account_id: line.agency for line in payment.lines.select_related("agency")
+        }
+        for entry in entries:
+            agency = agency_of.get(entry.account_id)
+            if entry.amount < 0 and entry.account.kind == AccountKind.PAYABLE and agency:
+                redirect[entry.account_id] = agency_receivable(agency.code)
+    return redirect
 
 
 class RefundNotFound(DomainError):
@@ -65,18 +101,13 @@ def refund_open(*, payment: Payment, reason: str) -> AgencyRefund | None:
         existing = AgencyRefund.objects.filter(payment=locked).first()
         if existing is not None or locked.is_voided:
             return existing
-        source = {
-            entry.account_id: refund_due_account(PROVIDER, locked.branch)
-            for entry in locked.transfer.entries.all()
-            if entry.amount > 0  # the debit: where the citizen's money came into
-        }
         held = transfer_reverse(
             transfer=locked.transfer,
             # The ledger needs a person; the agency acted, on the payment's behalf.
             created_by=locked.agent,
             kind=TransferKind.REFUND_HELD,
             memo=f"agency refund {locked.reference}",
-            redirect=source,
+            redirect=_redirects(locked),
         )
         refund = AgencyRefund.objects.create(
             payment=locked, amount=locked.total, reason=reason, held_transfer=held

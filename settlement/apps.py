@@ -7,3 +7,15 @@ class SettlementConfig(AppConfig):
 
     name = "settlement"
     verbose_name = _("Settlement")
+
+    def ready(self) -> None:
+        from agencies import refunds
+        from settlement.models import SettlementItem
+
+        # A refund of a payment already paid to its agency is owed back by the agency;
+        # one not paid yet takes the payable back (and settlement leaves the payment out).
+        def settled(payment: object) -> bool:
+            return SettlementItem.objects.filter(payment=payment).exists()
+
+        if not refunds.SETTLED_CHECKS:
+            refunds.SETTLED_CHECKS.append(settled)

@@ -179,6 +179,8 @@ def _day_agency_lines(business_day: date) -> QuerySet[PaymentLine]:
         payment__created_at__gte=start,
         payment__created_at__lt=end,
         payment__void_transfer__isnull=True,
+        # Given back to the citizen before it was settled: its payable went back too.
+        payment__agency_refund__isnull=True,
         agency__isnull=False,  # commission is the post office's
     )
 
