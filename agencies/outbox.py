@@ -53,7 +53,7 @@ from agencies.errors import (
 )
 from agencies.models import Inquiry, Notification, NotificationKind, NotificationStatus
 from agencies.services import integration_for
-from agencies.signals import payment_refused
+from agencies.signals import notification_changed, payment_refused
 from counter.models import FeeComponent, Payment
 from float_management.models import Request, RequestKind
 
@@ -313,7 +313,10 @@ class _Claimed:
             pk=claimed.pk, status=claimed.status, next_attempt_at=self.lease_until
         )
         if refusal_code is None:
-            return outcome if ours.update(**fields) else self._lost(outcome)
+            if not ours.update(**fields):
+                return self._lost(outcome)
+            _boards_told(claimed)
+            return outcome
         with transaction.atomic():
             if not ours.update(**fields):
                 return self._lost(outcome)
@@ -321,12 +324,20 @@ class _Claimed:
                 setattr(claimed, name, value)
             if not Payment.objects.filter(pk=claimed.payment_id, voided_at__isnull=False).exists():
                 payment_refused.send(sender=Notification, notification=claimed, code=refusal_code)
+            _boards_told(claimed)
         return outcome
 
     def _lost(self, outcome: str) -> str:
         pk = self.notification.pk
         logger.warning("notification %s: lease lost, %s not recorded", pk, outcome)
         return "lease_lost"
+
+
+def _boards_told(notification: Notification) -> None:
+    """The agency's figures on the boards moved: pushed once the outcome is committed."""
+    transaction.on_commit(
+        lambda: notification_changed.send_robust(sender=Notification, notification=notification)
+    )
 
 
 def backoff(attempts: int) -> float:

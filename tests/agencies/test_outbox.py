@@ -452,3 +452,24 @@ def test_a_request_s_fee_names_no_bill_and_the_real_agency_acknowledges_it(
         held = sim.get(f"/v1/payments/{payment.reference}").json()
     assert (held["reference"], held["bill_ids"], held["amount"]) == ("20261201", [], 51_500)
     assert notification(payment).status == "acknowledged"
+
+
+def test_each_outcome_tells_the_boards_once_it_is_committed(
+    world, scripted, django_capture_on_commit_callbacks
+):
+    from agencies.signals import notification_changed
+
+    payment = pay(world, 1)
+    scripted.script(accepted(payment))
+    told = []
+
+    def receiver(sender, notification, **kwargs):
+        told.append((notification.pk, Notification.objects.get(pk=notification.pk).status))
+
+    notification_changed.connect(receiver, dispatch_uid="test-told")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            notifications_deliver()
+    finally:
+        notification_changed.disconnect(dispatch_uid="test-told")
+    assert told == [(notification(payment).pk, "acknowledged")]

@@ -100,19 +100,3 @@ def test_each_change_texts_the_bound_mobile_and_nothing_else(
     assert [sms.to for sms in sent] == [citizen.mobile, citizen.mobile]
     assert [ucs2_segments(sms.body) for sms in sent] == [1, 1]
     assert "استردوا" in sent[1].body
-
-
-@pytest.mark.django_db
-def test_the_status_fragment_shows_the_current_status(client, paid):
-    from django.template.loader import render_to_string
-    from django.utils.translation import override
-
-    from agencies.selectors import service_request_of
-
-    post_signed(client, change(paid, "rejected", refundable=True))
-    with override("en"):
-        html = render_to_string(
-            "agencies/_request_status.html", {"service_request": service_request_of(paid)}
-        )
-    assert "Rejected" in html
-    assert "refunded at any post office" in html
