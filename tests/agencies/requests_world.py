@@ -14,6 +14,7 @@ import time
 import uuid
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 AGENCY = "LICS"
@@ -114,6 +115,9 @@ def change(payment, status: str, **fields) -> dict:
 
 def post_signed(client, body, *, agency: str = AGENCY, headers: dict | None = None, **sign_kw):
     raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    # The request activates its language in this thread, where the test then reads
+    # messages: English, as the tests' own (the app's first language is Arabic).
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     return client.post(
         reverse("agencies:status_webhook", args=[agency]),
         data=raw,
