@@ -32,7 +32,7 @@ API (amounts are integer piastres):
   URL: {"event": "request.status", "payment_reference", "status", "reason", "refundable"
   (false unless given), "changed_at", "by", "change_id", "delivery" (1, or 2 for a
   duplicate)}, headers ``X-Agency-Timestamp`` and ``X-Agency-Signature`` (hex HMAC-SHA256
-  of ``timestamp + "." + body``, as ``wallet.signing``), retried as the wallet's callbacks
+  of ``timestamp + "." + body``, as ``core.signing``), retried as the wallet's callbacks
   are (network errors, 5xx, 409 and 429).
   ``GET /v1/requests/<payment_reference>`` lists the changes.
 - ``GET /v1/webhooks`` (each delivery attempt), ``GET /v1/stats`` (inquiries, payments

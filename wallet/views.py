@@ -21,11 +21,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agents.permissions import Action, can, require, scope_of, scoped
 from core.errors import DomainError
+from core.signing import SignatureError, verify
 from counter import receipting
 from wallet import qr
 from wallet.models import CallbackSeen, IntentStatus, ReceiptStatus, WalletIntent, WalletTransaction
 from wallet.services import intent_cancel, money_arrived, refund_approve
-from wallet.signing import SignatureError, verify
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def _parse(body: bytes) -> dict[str, object]:
     }
 
 
-@csrf_exempt  # the provider signs its request instead (wallet.signing)
+@csrf_exempt  # the provider signs its request instead (core.signing)
 @require_POST
 def callback(request: HttpRequest) -> HttpResponse:
     """The provider says a citizen paid a QR: signed, once, and idempotent by its txn id."""

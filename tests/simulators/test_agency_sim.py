@@ -5,9 +5,9 @@ import time
 
 import pytest
 
+from core.signing import SignatureError, verify
 from simulators.testing import start
 from tests.simulators.recorder import Recorder, wait_until
-from wallet.signing import SignatureError, verify
 
 SECRET = "agency-test-secret"
 PAID_AT = "2026-12-01T10:00:00+00:00"

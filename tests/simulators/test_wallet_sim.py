@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.signing import SignatureError, verify
 from simulators.testing import start
 from tests.simulators.recorder import Recorder, wait_until
-from wallet.signing import SignatureError, verify
 
 SECRET = "test-secret"
 MERCHANT = "EGPOST0042"

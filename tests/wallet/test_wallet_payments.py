@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from core.errors import InvalidState
+from core.signing import sign
 from counter.models import Payment
 from counter.services import payments as payment_services
 from float_management.models import Account, Request, RequestKind
@@ -27,7 +28,6 @@ from tests.wallet import fakes
 from wallet import emvco, services
 from wallet.models import IntentStatus, WalletIntent, WalletTransaction
 from wallet.providers import ProviderPayment
-from wallet.signing import sign
 
 TOTAL = 5_450  # fixed_service: 50.00 + 3.00 + 1.50
 SECRET = "test-wallet-secret"

@@ -1,11 +1,11 @@
-"""The wallet callback's signature: HMAC-SHA256 over timestamp, a dot and the body."""
+"""Signed callbacks (the wallet, the agencies): HMAC-SHA256 over timestamp, dot, body."""
 
 import hashlib
 import hmac
 
 import pytest
 
-from wallet.signing import SignatureError, sign, verify
+from core.signing import SignatureError, sign, verify
 
 SECRET = b"s3cret"
 BODY = b'{"event": "payment.paid", "txn_id": "WT12345678901234"}'
@@ -73,3 +73,14 @@ def test_a_changed_body_is_refused():
 def test_a_signature_for_another_timestamp_is_refused():
     with pytest.raises(SignatureError, match="does not match"):
         verify(SECRET, str(NOW), sign(SECRET, NOW - 1, BODY), BODY, now=NOW)
+
+
+def test_a_timestamp_of_thousands_of_digits_is_refused_not_an_error():
+    """int() raises ValueError past 4,300 digits: a hostile header must be a refusal."""
+    with pytest.raises(SignatureError, match="not a number of seconds"):
+        verify(SECRET, "9" * 5000, sign(SECRET, NOW, BODY), BODY, now=NOW)
+
+
+def test_the_sender_names_its_own_headers():
+    with pytest.raises(SignatureError, match="X-Agency-Timestamp"):
+        verify(SECRET, "", "ab", BODY, now=NOW, sender="Agency")

@@ -1,9 +1,9 @@
-"""The wallet provider's callback signature: HMAC-SHA256 over ``timestamp + "." + body``.
+"""Signed callbacks from outside systems: HMAC-SHA256 over ``timestamp + "." + body``.
 
-The provider sends ``X-Wallet-Timestamp`` (unix seconds) and ``X-Wallet-Signature``
-(lower-case hex). A timestamp outside ``tolerance`` seconds of now is refused so that
-a captured callback cannot be replayed for ever; within it, replays are the callback
-handler's to catch (by txn_id).
+The sender (the wallet provider, an agency's system) sends ``X-<Who>-Timestamp``
+(unix seconds) and ``X-<Who>-Signature`` (hex). A timestamp outside ``tolerance``
+seconds of now is refused so that a captured callback cannot be replayed for ever;
+within it, replays are the receiving view's to catch.
 """
 
 import hashlib
@@ -11,7 +11,7 @@ import hmac
 
 
 class SignatureError(Exception):
-    """A callback whose signature headers do not prove it came from the provider."""
+    """A callback whose signature headers do not prove it came from its sender."""
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -27,14 +27,19 @@ def verify(
     *,
     now: float,
     tolerance: int = 300,
+    sender: str = "Wallet",
 ) -> int:
-    """Return the callback's timestamp, or raise ``SignatureError`` saying what is wrong."""
+    """Return the callback's timestamp, or raise ``SignatureError`` saying what is wrong.
+
+    ``sender`` names the headers in the messages (``X-<sender>-Timestamp``).
+    """
     if not timestamp_header:
-        raise SignatureError("the X-Wallet-Timestamp header is missing")
+        raise SignatureError(f"the X-{sender}-Timestamp header is missing")
     if not signature_header:
-        raise SignatureError("the X-Wallet-Signature header is missing")
+        raise SignatureError(f"the X-{sender}-Signature header is missing")
     timestamp_text = timestamp_header.strip()
-    if not timestamp_text.isascii() or not timestamp_text.isdigit():
+    # Digits only, and few of them: int() refuses thousands of digits with a ValueError.
+    if not timestamp_text.isascii() or not timestamp_text.isdigit() or len(timestamp_text) > 12:
         raise SignatureError(f"the timestamp is not a number of seconds: {timestamp_header!r}")
     timestamp = int(timestamp_text)
     if timestamp < now - tolerance:
